@@ -1,0 +1,46 @@
+# herkomst: two commands for a fresh machine: `make demo` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out/demo
+SEED ?= 20231231
+
+.PHONY: demo test lint unit install clean bench lock
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (herkomst needs Python 3.11)"; exit 2; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m herkomst.demo --out $(OUT) --seed $(SEED)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
+test: lint $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+# Re-pin every dependency after changing pyproject.toml (run by a developer, not by CI).
+lock:
+	rm -rf .lockenv && $(PY) -m venv .lockenv
+	.lockenv/bin/pip install --quiet "setuptools==80.9.0"
+	.lockenv/bin/pip install --quiet -e ".[dev]"
+	.lockenv/bin/pip freeze --all --exclude-editable --exclude herkomst --exclude pip | sort > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
