@@ -21,8 +21,8 @@ demo: $(STAMP)
 	$(BIN)/python -m herkomst.demo --out $(OUT) --seed $(SEED)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 unit: $(STAMP)

@@ -67,7 +67,10 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress]:
 
 
 DwhOpt = Annotated[
-    Path, typer.Option("--dwh", help="Folder with persons, nationalities, employment[, residence, education].")
+    Path,
+    typer.Option(
+        "--dwh", help="Folder with persons, nationalities, employment[, residence, education]."
+    ),
 ]
 PersonnelOpt = Annotated[
     Path | None, typer.Option("--personnel", help="The employer's personnel list (CSV or Parquet).")
@@ -77,11 +80,15 @@ EntitiesOpt = Annotated[
 ]
 CountryMapOpt = Annotated[
     Path | None,
-    typer.Option("--country-map", help="CSV nis_code,iso_code to accept 3-digit NIS country codes."),
+    typer.Option(
+        "--country-map", help="CSV nis_code,iso_code to accept 3-digit NIS country codes."
+    ),
 ]
 TodayOpt = Annotated[
     str | None,
-    typer.Option("--today", help="Validation date (YYYY-MM-DD) for future-date checks; default today."),
+    typer.Option(
+        "--today", help="Validation date (YYYY-MM-DD) for future-date checks; default today."
+    ),
 ]
 
 
@@ -110,7 +117,8 @@ def validate(
     entities: EntitiesOpt = None,
     country_map: CountryMapOpt = None,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write the JSON report (every row accounted for) here.")
+        Path | None,
+        typer.Option("--report", help="Write the JSON report (every row accounted for) here."),
     ] = None,
     today: TodayOpt = None,
     show: Annotated[int, typer.Option("--show", help="How many findings to list.")] = 20,
@@ -138,7 +146,9 @@ def print_report(rep: ValidationReport, show: int) -> None:
         table.add_column(col, justify="left" if col == "file" else "right")
     for f in rep.files:
         t = rep.tables[f.table]
-        table.add_row(t.file, f"{t.rows:,}", f"{t.accepted:,}", f"{t.corrected:,}", f"{t.rejected:,}")
+        table.add_row(
+            t.file, f"{t.rows:,}", f"{t.accepted:,}", f"{t.corrected:,}", f"{t.rejected:,}"
+        )
     out.print(table)
     for note in rep.notes:
         out.print(f"[yellow]note[/]: {note}")
@@ -173,7 +183,9 @@ def main() -> None:
         if os.environ.get("HERKOMST_DEBUG"):
             raise
         # The exception's text may quote data values: only its type is shown.
-        bug = InternalError(f"unexpected {type(exc).__name__}; rerun with HERKOMST_DEBUG=1 for details")
+        bug = InternalError(
+            f"unexpected {type(exc).__name__}; rerun with HERKOMST_DEBUG=1 for details"
+        )
         err.print(f"error: {bug.message}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(int(ExitCode.INTERNAL))
     sys.exit(0)

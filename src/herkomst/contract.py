@@ -8,10 +8,10 @@ these specs only, so adding an optional column is a one-line change here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a column's raw value is parsed and checked."""
 
     SSIN = "ssin"  # INSZ/NISS, separators allowed, stored as 11 digits
@@ -52,9 +52,9 @@ class TableSpec:
         raise KeyError(name)
 
 
-AUTHORITY_CODES: tuple[str, ...] = tuple(
-    f"{g}{i}" for g in ("0",) for i in range(1, 9)
-) + tuple(f"{g}{i}" for g in ("2", "3", "4", "5") for i in range(0, 9))
+AUTHORITY_CODES: tuple[str, ...] = tuple(f"{g}{i}" for g in ("0",) for i in range(1, 9)) + tuple(
+    f"{g}{i}" for g in ("2", "3", "4", "5") for i in range(0, 9)
+)
 
 PERSONS = TableSpec(
     name="persons",

@@ -59,7 +59,7 @@ class Engine:
         self.con.execute(sql, list(params) if params is not None else None).fetchall()
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        rel = self.con.execute(sql, list(params) if params is not None else None)
+        rel = self.con.sql(sql, params=list(params) if params is not None else None)
         table = rel.to_arrow_table()
         if not isinstance(table, pa.Table):  # pragma: no cover - defensive
             raise InternalError("DuckDB did not return an Arrow table")

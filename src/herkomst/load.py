@@ -64,7 +64,9 @@ class LoadedFile:
 
 def find_table_file(directory: Path, table: str) -> Path | None:
     """The file holding ``table`` in ``directory`` (``table.parquet`` or ``table.csv``)."""
-    found = [directory / f"{table}.{ext}" for ext in FORMATS if (directory / f"{table}.{ext}").is_file()]
+    found = [
+        directory / f"{table}.{ext}" for ext in FORMATS if (directory / f"{table}.{ext}").is_file()
+    ]
     if len(found) > 1:
         raise UsageError(
             f"{directory}: both {found[0].name} and {found[1].name} found; keep one file per table"
@@ -118,7 +120,9 @@ def _q(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _check_columns(spec: TableSpec, path: Path, header: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _check_columns(
+    spec: TableSpec, path: Path, header: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     names = [h.strip().lower() for h in header]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -179,9 +183,14 @@ def _read_parquet(engine: Engine, spec: TableSpec, path: Path) -> LoadedFile:
 
 
 def _is_integer_type(typ: str) -> bool:
-    return typ in {"BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "DECIMAL(11,0)", "DOUBLE"} or typ.startswith(
-        "DECIMAL"
-    )
+    return typ in {
+        "BIGINT",
+        "INTEGER",
+        "HUGEINT",
+        "UBIGINT",
+        "DECIMAL(11,0)",
+        "DOUBLE",
+    } or typ.startswith("DECIMAL")
 
 
 def _detect_encoding(path: Path) -> str:
@@ -198,7 +207,9 @@ def _detect_encoding(path: Path) -> str:
 
 
 def _read_header(path: Path, encoding: str) -> list[str]:
-    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+    with path.open(
+        "r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    ) as fh:
         first = fh.readline()
     if not first.strip():
         raise UnreadableFile(f"{path}: no header row")
@@ -232,7 +243,9 @@ def _read_csv(engine: Engine, spec: TableSpec, path: Path) -> LoadedFile:
     try:
         engine.execute(f"DROP TABLE IF EXISTS rejects_{spec.name}")
         engine.execute(f"DROP TABLE IF EXISTS rejects_scan_{spec.name}")
-        engine.create_table(staged, f"SELECT {', '.join(selects)} FROM read_csv('{_q(path)}', {options})")
+        engine.create_table(
+            staged, f"SELECT {', '.join(selects)} FROM read_csv('{_q(path)}', {options})"
+        )
         bad = engine.rows(
             f"SELECT DISTINCT line, error_type FROM rejects_{spec.name} ORDER BY line"
         )

@@ -25,7 +25,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,13 @@ from .load import LoadedFile, dwh_files, read_file
 Progress = Callable[[str], None]
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     REJECT = "reject"  # the row is excluded
     NULLIFY = "nullify"  # the value becomes null (unknown); the row is kept
     WARN = "warn"  # the row is kept unchanged
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Reason codes of row-level findings. The message says what is wrong, never the SSIN."""
 
     MALFORMED_ROW = "MALFORMED_ROW"
@@ -162,14 +162,14 @@ class ValidationReport:
         return sum(t.corrected for t in self.tables.values())
 
     def reason_counts(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
+        out: dict[str, Counter[str]] = {}
         for tbl, reason, action in zip(
             self.findings.column("table").to_pylist(),
             self.findings.column("reason").to_pylist(),
             self.findings.column("action").to_pylist(),
             strict=True,
         ):
-            out.setdefault(tbl, Counter())[f"{reason}:{action}"] += 1  # type: ignore[index]
+            out.setdefault(tbl, Counter())[f"{reason}:{action}"] += 1
         return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
 
     def as_dict(self) -> dict[str, Any]:
@@ -286,7 +286,9 @@ class _Validator:
     def nullify(self, table: str, column: str, reason: Reason) -> None:
         """Set ``column`` to null in ``work_<table>`` for the rows with that finding."""
         cols = ", ".join(
-            f"CASE WHEN f._row IS NOT NULL THEN NULL ELSE w.{c} END AS {c}" if c == column else f"w.{c}"
+            f"CASE WHEN f._row IS NOT NULL THEN NULL ELSE w.{c} END AS {c}"
+            if c == column
+            else f"w.{c}"
             for c in ["_row", *SPECS[table].column_names]
         )
         self.e.create_table(
@@ -328,7 +330,9 @@ class _Validator:
         # Tables not supplied are created empty so later stages can rely on them.
         for spec in ALL_TABLES:
             if spec.name not in self.present:
-                cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in VALIDATED_TYPES[spec.name].items())
+                cols = ", ".join(
+                    f"CAST(NULL AS {t}) AS {c}" for c, t in VALIDATED_TYPES[spec.name].items()
+                )
                 self.e.create_table(spec.name, f"SELECT {cols} WHERE false")
         for name in self.present:
             types = VALIDATED_TYPES[name]
@@ -407,15 +411,23 @@ class _Validator:
         if col.kind is Kind.REGION:
             u = f"upper({t})"
             ok = f"{u} IN ({', '.join(repr(r) for r in codes.REGIONS)})"
-            return f"CASE WHEN {ok} THEN {u} END", f"CASE {missing} WHEN {ok} THEN NULL ELSE 'UNKNOWN_REGION' END"
+            return (
+                f"CASE WHEN {ok} THEN {u} END",
+                f"CASE {missing} WHEN {ok} THEN NULL ELSE 'UNKNOWN_REGION' END",
+            )
         if col.kind is Kind.CODE:
             if col.allowed:
                 ok = f"{t} IN ({', '.join(repr(a) for a in col.allowed)})"
             elif col.digits:
-                ok = f"(length({t}) = {col.digits} AND length(translate({t}, '0123456789', '')) = 0)"
+                ok = (
+                    f"(length({t}) = {col.digits} AND length(translate({t}, '0123456789', '')) = 0)"
+                )
             else:  # pragma: no cover - contract specs always give one
                 raise InternalError(f"code column {col.name} has no allowed values")
-            return f"CASE WHEN {ok} THEN {t} END", f"CASE {missing} WHEN {ok} THEN NULL ELSE 'INVALID_VALUE' END"
+            return (
+                f"CASE WHEN {ok} THEN {t} END",
+                f"CASE {missing} WHEN {ok} THEN NULL ELSE 'INVALID_VALUE' END",
+            )
         if col.kind is Kind.TEXT:
             return t, f"CASE {missing} ELSE NULL END"
         raise InternalError(f"no parser for column kind {col.kind}")  # pragma: no cover
@@ -425,7 +437,9 @@ class _Validator:
         key = ", ".join(spec.unique)
         rest = [c for c in spec.column_names if c not in spec.unique]
         sig = (
-            "concat_ws('|', " + ", ".join(f"coalesce(CAST({c} AS VARCHAR), '~')" for c in rest) + ")"
+            "concat_ws('|', "
+            + ", ".join(f"coalesce(CAST({c} AS VARCHAR), '~')" for c in rest)
+            + ")"
             if rest
             else "''"
         )
