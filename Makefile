@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m herkomst.demo --out $(OUT) --seed $(SEED)
+	$(BIN)/herkomst demo --out $(OUT) --seed $(SEED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

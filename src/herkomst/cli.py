@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,8 +22,11 @@ from rich.table import Table
 
 from . import __version__
 from .engine import Engine
-from .errors import CheckFailed, ExitCode, HerkomstError, InternalError
-from .validate import ValidationOptions, ValidationReport, format_finding, load_dataset
+from .errors import CheckFailed, ExitCode, HerkomstError, InternalError, MissingFile, UsageError
+from .validate import Dataset, ValidationOptions, ValidationReport, format_finding, load_dataset
+
+if TYPE_CHECKING:
+    from .origin import OriginParams
 
 app = typer.Typer(
     name="herkomst",
@@ -98,8 +101,6 @@ def _date(value: str | None, option: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        from .errors import UsageError
-
         raise UsageError(f"{option}: '{value}' is not a date YYYY-MM-DD") from None
 
 
@@ -138,6 +139,319 @@ def validate(
         out.print(f"report: {report}")
     if rep.rejected:
         raise CheckFailed(f"{rep.rejected} row(s) rejected; see the findings above or the report")
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write dwh/*, personnel and entities into.")
+    ],
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives byte-identical files.")
+    ],
+    scale: Annotated[
+        str,
+        typer.Option(
+            "--scale", help="flanders, belgium (about 12 million persons) or a number of persons."
+        ),
+    ] = "flanders",
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    with_defects: Annotated[
+        bool,
+        typer.Option(
+            "--with-defects", help="Plant a few data-quality problems for validate to find."
+        ),
+    ] = False,
+) -> None:
+    """Write a synthetic register, Flemish personnel list and entity list (2010-2023)."""
+    from .synth import SynthParams, synthesize
+
+    params = SynthParams(
+        seed=seed,
+        scale=int(scale) if scale.isdigit() else scale,
+        fmt=fmt,  # type: ignore[arg-type]  # validated by SynthParams
+        with_defects=with_defects,
+    )
+    with progress_bar() as bar:
+        task = bar.add_task("synthesising", total=None)
+
+        def step(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=f"synthesising: {stage}", completed=done, total=total)
+
+        summary = synthesize(params, out_dir, progress=step)
+    table = Table(title=f"Synthetic population (seed {seed}, scale {scale})")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for name, path in summary.files.items():
+        table.add_row(name, f"{summary.rows[name]:,}", str(path))
+    out.print(table)
+    if summary.defects:
+        out.print(f"planted {len(summary.defects)} data-quality problem(s) (--with-defects)")
+    out.print(f"written to {out_dir} in {summary.seconds:.1f} s")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the demo's data and outputs.")
+    ] = Path("out/demo"),
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the synthetic population.")
+    ] = 20231231,
+) -> None:
+    """Run the whole pipeline on a synthetic Flemish government (what `make demo` does)."""
+    from .demo import run_demo
+
+    with progress_bar() as bar:
+        task = bar.add_task("demo", total=None)
+        result = run_demo(out_dir, seed, say=lambda m: bar.update(task, description=m))
+    for line in result.lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    table = Table(title="Demo outputs")
+    table.add_column("what")
+    table.add_column("where")
+    for what, where in result.outputs.items():
+        table.add_row(what, str(where))
+    out.print(table)
+
+
+origin_app = typer.Typer(
+    help="Origin and migration background under every definition (warehouse side only).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(origin_app, name="origin")
+
+DefinitionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--definitions",
+        help="Comma-separated: eu15,eu,flanders2016,statbel,national_origin,migration_background "
+        "(default: all).",
+    ),
+]
+EuDateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--eu-date", help="Date on which EU membership is read for 'eu' (default: today)."
+    ),
+]
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", help="Folder of rule tables overriding the bundled ones.")
+]
+
+
+def _origin_params(year: int, definitions: str | None, eu_date: str | None) -> OriginParams:
+    from .origin import DEFAULT_DEFINITIONS, OriginParams
+
+    defs = (
+        tuple(d.strip() for d in definitions.split(",") if d.strip())
+        if definitions
+        else DEFAULT_DEFINITIONS
+    )
+    return OriginParams.for_year(year, definitions=defs, eu_date=_date(eu_date, "--eu-date"))
+
+
+def _load(
+    eng: Engine,
+    dwh: Path,
+    personnel: Path | None,
+    entities: Path | None,
+    country_map: Path | None,
+    today: str | None,
+    bar: Progress,
+) -> Dataset:
+    task = bar.add_task("loading", total=None)
+    data = load_dataset(
+        eng,
+        dwh,
+        personnel,
+        entities,
+        validation_options(country_map, today),
+        progress=lambda m: bar.update(task, description=m),
+    )
+    bar.remove_task(task)
+    if data.report.rejected:
+        err.print(
+            f"note: {data.report.rejected:,} input row(s) rejected by validation and left out "
+            "(run 'herkomst validate' for the list)",
+            soft_wrap=True,
+        )
+    return data
+
+
+@origin_app.callback()
+def origin(
+    ctx: typer.Context,
+    dwh: Annotated[Path | None, typer.Option("--dwh", help="The data-warehouse folder.")] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Reference year (31 December).")
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Parquet file to write.")] = None,
+    definitions: DefinitionsOpt = None,
+    eu_date: EuDateOpt = None,
+    persons: Annotated[
+        str, typer.Option("--persons", help="Who is in scope: personnel, employed or all.")
+    ] = "employed",
+    personnel: PersonnelOpt = None,
+    entities: EntitiesOpt = None,
+    country_map: CountryMapOpt = None,
+    rules: RulesOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Derive origin per person (with the trail of what decided it) and write it as Parquet.
+
+    The file holds SSINs and trails: it is for audit on the warehouse side, never released.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .origin import origin_to_parquet, population_relation
+    from .rules import RuleSet
+
+    if dwh is None or year is None or out_file is None:
+        raise UsageError("herkomst origin needs --dwh, --year and --out (or a subcommand: compare)")
+    params = _origin_params(year, definitions, eu_date)
+    with Engine() as eng, progress_bar() as bar:
+        _load(eng, dwh, personnel, entities, country_map, today, bar)
+        task = bar.add_task("deriving origin", total=None)
+        scope = population_relation(eng, persons, year)
+        run = origin_to_parquet(eng, params, out_file, RuleSet(rules), population=scope)
+        bar.remove_task(task)
+    table = Table(title=f"Origin on {params.reference_date} ({run.rows:,} persons, {persons})")
+    table.add_column("definition")
+    table.add_column("class")
+    table.add_column("persons", justify="right")
+    table.add_column("%", justify="right")
+    for definition, counts in run.counts.items():
+        total = sum(counts.values()) or 1
+        for cls, n in counts.items():
+            table.add_row(definition, cls, f"{n:,}", f"{100 * n / total:.1f}")
+    out.print(table)
+    out.print(f"written: {run.path}")
+
+
+@origin_app.command("compare")
+def origin_compare(
+    first: Annotated[str, typer.Argument(help="First definition (rows).")],
+    second: Annotated[str, typer.Argument(help="Second definition (columns).")],
+    origin_file: Annotated[
+        Path | None,
+        typer.Option("--origin", help="An origin Parquet file written by 'herkomst origin'."),
+    ] = None,
+    dwh: Annotated[Path | None, typer.Option("--dwh", help="Or: derive from this folder.")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Reference year, with --dwh.")] = None,
+    eu_date: EuDateOpt = None,
+    persons: Annotated[
+        str, typer.Option("--persons", help="personnel, employed or all.")
+    ] = "employed",
+    personnel: PersonnelOpt = None,
+    entities: EntitiesOpt = None,
+    rules: RulesOpt = None,
+) -> None:
+    """Print the crosstab of two definitions: how the operationalisation changes who counts."""
+    from .origin import compare, crosstab_text, derive_origin, population_relation
+    from .rules import RuleSet
+
+    with Engine() as eng:
+        if origin_file is not None:
+            if not origin_file.is_file():
+                raise MissingFile(f"{origin_file}: origin file not found")
+            eng.create_table("origin", f"SELECT * FROM read_parquet('{_sql_path(origin_file)}')")
+        elif dwh is not None and year is not None:
+            params = _origin_params(year, f"{first},{second}", eu_date)
+            with progress_bar() as bar:
+                _load(eng, dwh, personnel, entities, None, None, bar)
+                scope = population_relation(eng, persons, year)
+                derive_origin(eng, params, RuleSet(rules), population=scope)
+        else:
+            raise UsageError("give --origin FILE, or --dwh DIR with --year Y")
+        out.print(
+            crosstab_text(compare(eng, "origin", first, second)), markup=False, highlight=False
+        )
+
+
+def _years(year: int | None, years: str | None) -> tuple[int, ...]:
+    if (year is None) == (years is None):
+        raise UsageError("give exactly one of --year Y or --years FIRST-LAST")
+    if year is not None:
+        return (year,)
+    assert years is not None
+    first, sep, last = years.partition("-")
+    if not (first.strip().isdigit() and (not sep or last.strip().isdigit())):
+        raise UsageError(f"--years: '{years}' is not a range like 2014-2023")
+    lo, hi = int(first), int(last) if sep else int(first)
+    if lo > hi:
+        raise UsageError(f"--years: {lo} comes after {hi}")
+    return tuple(range(lo, hi + 1))
+
+
+@app.command()
+def tables(
+    dwh: DwhOpt,
+    personnel: Annotated[Path, typer.Option("--personnel", help="The employer's personnel list.")],
+    entities: Annotated[Path, typer.Option("--entities", help="The entity reference list.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Release folder to write.")],
+    year: Annotated[int | None, typer.Option("--year", help="One reference year.")] = None,
+    years: Annotated[
+        str | None,
+        typer.Option("--years", help="A historical series, e.g. 2014-2023 (one definition date)."),
+    ] = None,
+    definitions: Annotated[
+        str,
+        typer.Option("--definitions", help="Comma-separated origin definitions (default eu15,eu)."),
+    ] = "eu15,eu",
+    eu_date: EuDateOpt = None,
+    min_age: Annotated[int, typer.Option("--min-age", help="Youngest age included.")] = 18,
+    max_age: Annotated[int, typer.Option("--max-age", help="Oldest age included.")] = 65,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="Cache folder (default: <out>/../.herkomst-cache)."),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Compute every year anew.")] = False,
+    country_map: CountryMapOpt = None,
+    rules: RulesOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Write the diversity tables of the staff (audience 'service': every cell exact)."""
+    from .release import build_tables
+    from .rules import RuleSet
+    from .tabulate import TableParams
+
+    params = TableParams(
+        years=_years(year, years),
+        generated_on=dt.date.today(),
+        definitions=tuple(d.strip() for d in definitions.split(",") if d.strip()),
+        min_age=min_age,
+        max_age=max_age,
+        eu_date=_date(eu_date, "--eu-date"),
+    )
+    with Engine() as eng, progress_bar() as bar:
+        data = _load(eng, dwh, personnel, entities, country_map, today, bar)
+        task = bar.add_task(f"tables for {len(params.years)} year(s)", total=None)
+        result = build_tables(
+            eng,
+            params,
+            RuleSet(rules),
+            out_dir,
+            inputs={"files": data.inputs()},
+            cache_dir=cache,
+            use_cache=not no_cache,
+            extra_manifest={"validation": data.report.as_dict()["totals"]},
+        )
+        bar.remove_task(task)
+    if result.reused_years:
+        out.print(
+            f"reused from the cache (inputs and rules unchanged): "
+            f"{', '.join(map(str, result.reused_years))}"
+        )
+    if result.computed_years:
+        out.print(f"computed: {', '.join(map(str, result.computed_years))}")
+    out.print(f"service release: {result.release.out_dir} ({result.release.rows:,} cells)")
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def print_report(rep: ValidationReport, show: int) -> None:
