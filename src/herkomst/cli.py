@@ -208,6 +208,25 @@ def demo(
         result = run_demo(out_dir, seed, say=lambda m: bar.update(task, description=m))
     for line in result.lines:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if result.comparison:
+        cmp = Table(title="Staff with a migration background: published (real) vs synthetic")
+        for col in (
+            "year",
+            "definition of the time",
+            "published %",
+            "synthetic %",
+            "synthetic % (eu)",
+        ):
+            cmp.add_column(col, justify="left" if col.startswith("def") else "right")
+        for year, definition, published, ours, eu in result.comparison:
+            cmp.add_row(
+                str(year),
+                definition,
+                f"{published:.1f}",
+                "-" if ours is None else f"{ours:.1f}",
+                "-" if eu is None else f"{eu:.1f}",
+            )
+        out.print(cmp)
     table = Table(title="Demo outputs")
     table.add_column("what")
     table.add_column("where")

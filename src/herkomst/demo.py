@@ -6,15 +6,25 @@ where each output is.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import Engine
+from .origin import OriginParams, compare, crosstab_text, derive_origin, origin_to_parquet
+from .release import build_tables
+from .rules import RuleSet
 from .synth import SynthParams, synthesize
+from .tabulate import TableParams, build_population
 from .validate import ValidationOptions, load_dataset
 
 Say = Callable[[str], None]
+
+#: The class that counts as "with a migration background" under each published definition.
+BACKGROUND_CLASS = {"eu": "outside", "eu15": "outside", "flanders2016": "with_background"}
+DEMO_YEARS = (2014, 2023)
+ORIGIN_YEAR = 2021
 
 
 @dataclass
@@ -24,18 +34,50 @@ class DemoResult:
     out: Path
     outputs: dict[str, Path] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    comparison: list[tuple[int, str, float, float | None, float | None]] = field(
+        default_factory=list
+    )  # year, published definition, published %, our % (that definition), our % (eu)
+
+
+def staff_shares(
+    engine: Engine, year: int, definitions: tuple[str, ...], rules: RuleSet, generated_on: dt.date
+) -> dict[str, float]:
+    """Share (%) of the year's staff (as in the tables) with a background, per definition.
+
+    A person of unknown origin counts in the denominator, as in the published figures.
+    """
+    params = TableParams(years=(year,), generated_on=generated_on)
+    staff = build_population(engine, params, rules, out_table="demo_staff").relation
+    engine.create_table("demo_scope", f"SELECT DISTINCT ssin FROM {staff}")
+    origin = derive_origin(
+        engine,
+        OriginParams.for_year(year, definitions=definitions, generated_on=generated_on),
+        rules,
+        population="demo_scope",
+        out_table="demo_origin",
+    )
+    shares: dict[str, float] = {}
+    for d in definitions:
+        n, hit = engine.rows(
+            f"SELECT count(*), sum(CASE WHEN {d} = '{BACKGROUND_CLASS[d]}' THEN 1 ELSE 0 END) "
+            f"FROM {origin}"
+        )[0]
+        shares[d] = 100.0 * int(hit or 0) / int(n) if n else 0.0
+    return shares
 
 
 def run_demo(out: Path, seed: int, say: Say | None = None) -> DemoResult:
     """Synthesise the Flemish government, validate it and run every stage on it."""
     tell = say or (lambda _m: None)
     result = DemoResult(out=out)
+    today = dt.date.today()
+    rules = RuleSet()
     data_dir = out / "data"
     tell("synthesising the Flemish government and a labour market")
     summary = synthesize(SynthParams(seed=seed, scale="flanders"), data_dir)
     result.outputs["synthetic data"] = data_dir
-    tell("validating the input tables")
     with Engine() as eng:
+        tell("validating the input tables")
         data = load_dataset(
             eng,
             data_dir / "dwh",
@@ -50,5 +92,55 @@ def run_demo(out: Path, seed: int, say: Say | None = None) -> DemoResult:
         result.lines.append(
             f"validation: {totals['rows']:,} rows read, {totals['rejected']:,} rejected, "
             f"{totals['accepted_with_corrections']:,} corrected"
+        )
+
+        tell(f"deriving origin for the staff of {ORIGIN_YEAR} under every definition")
+        eng.create_table(
+            "demo_personnel", f"SELECT DISTINCT ssin FROM personnel WHERE year = {ORIGIN_YEAR}"
+        )
+        origin_file = out / f"origin_{ORIGIN_YEAR}.parquet"
+        run = origin_to_parquet(
+            eng,
+            OriginParams.for_year(ORIGIN_YEAR, generated_on=today),
+            origin_file,
+            rules,
+            population="demo_personnel",
+        )
+        result.outputs[f"origin per person {ORIGIN_YEAR} (warehouse side only)"] = origin_file
+        result.lines.append(f"origin of the {run.rows:,} staff of {ORIGIN_YEAR}, eu15 x eu:")
+        result.lines.append(crosstab_text(compare(eng, "origin", "eu15", "eu")))
+
+        tell("comparing with the published figures")
+        for row in rules.table("published_figures"):
+            year = int(row["year"])
+            defs = tuple(dict.fromkeys((row["definition"], "eu")))
+            shares = staff_shares(eng, year, defs, rules, today)
+            result.comparison.append(
+                (
+                    year,
+                    row["definition"],
+                    float(row["percent"]),
+                    shares[row["definition"]],
+                    shares["eu"],
+                )
+            )
+
+        first, last = DEMO_YEARS
+        tell(f"diversity tables {first}-{last} (service release)")
+        release_dir = out / "releases" / "service"
+        tables = build_tables(
+            eng,
+            TableParams(years=tuple(range(first, last + 1)), generated_on=today),
+            rules,
+            release_dir,
+            inputs={"files": data.inputs()},
+            cache_dir=out / ".herkomst-cache",
+            extra_manifest={"validation": totals},
+        )
+        result.outputs[f"service release {first}-{last}"] = release_dir
+        result.lines.append(
+            f"service release: {tables.release.rows:,} cells in 42 tables a year; years computed "
+            f"{', '.join(map(str, tables.computed_years)) or 'none'}, reused from the cache "
+            f"{', '.join(map(str, tables.reused_years)) or 'none'}"
         )
     return result
