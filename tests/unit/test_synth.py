@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.csv as pcsv
@@ -16,6 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.be import ssn as stdnum_ssn
 
+import herkomst
+from herkomst import Engine, ValidationOptions
 from herkomst.contract import SPECS, VALIDATED_TYPES
 from herkomst.errors import UsageError
 from herkomst.synth import PlantedDefect, SynthParams, SynthSummary, synthesize
@@ -371,7 +374,12 @@ def test_register_has_the_awkward_cases(flanders: SynthSummary) -> None:
         "ER",
     ):
         assert nat.get(code, 0) > 0, code
-    q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+
+    def q(sql: str) -> Any:
+        row = con.execute(sql).fetchone()
+        assert row is not None
+        return row[0]
+
     assert q("SELECT count(*) FROM persons WHERE ssin NOT IN (SELECT ssin FROM nationalities)") > 0
     # naturalisations: a BE row after a non-BE row
     assert (
@@ -414,6 +422,54 @@ def test_register_has_the_awkward_cases(flanders: SynthSummary) -> None:
         )
         assert too_young == 0, parent
     assert q("SELECT max(registration_date) FROM persons") <= dt.date(2023, 12, 31)
+
+
+def _parent_gaps(summary: SynthSummary) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per parent column: links, links into the grandparents' generation, and links where the
+    parent is born less than 15, 16 or 17 calendar years before the child."""
+    con = _con(summary)
+    out = {}
+    for parent in ("father_ssin", "mother_ssin"):
+        row = con.execute(
+            f"SELECT count(*),"
+            f" count(*) FILTER (WHERE c.ssin IN (SELECT father_ssin FROM persons"
+            f"  UNION ALL SELECT mother_ssin FROM persons)),"
+            f" count(*) FILTER (WHERE p.birth_date > c.birth_date - INTERVAL 15 YEAR),"
+            f" count(*) FILTER (WHERE p.birth_date > c.birth_date - INTERVAL 16 YEAR),"
+            f" count(*) FILTER (WHERE p.birth_date > c.birth_date - INTERVAL 17 YEAR)"
+            f" FROM persons c JOIN persons p ON p.ssin = c.{parent}"
+        ).fetchone()
+        assert row is not None
+        out[parent] = row
+    return out
+
+
+def test_parents_are_at_least_15_years_older(flanders: SynthSummary, tmp_path: Path) -> None:
+    # Also with the years from 2000, where the oldest staff's grandparents would fall before
+    # 1870 (the floor used to squeeze them to within a few years of their children).
+    early = synthesize(SynthParams(seed=11, scale=60_000, first_year=2000), tmp_path)
+    for summary in (flanders, early):
+        for parent, (links, upper, under15, under16, under17) in _parent_gaps(summary).items():
+            assert links > 5_000, parent
+            assert upper > 1_000, parent  # parents with linked parents: both generations
+            assert under15 == 0, parent
+            # what the generator promises: at least 17 calendar years for both parents
+            assert under16 == under17 == 0, parent
+
+
+def test_flanders_validates_without_findings(flanders: SynthSummary) -> None:
+    dataset = herkomst.load_dataset(
+        Engine(),
+        flanders.out / "dwh",
+        flanders.files["personnel"],
+        flanders.files["entities"],
+        ValidationOptions(today=dt.date(2024, 6, 30)),
+    )
+    report = dataset.report
+    assert report.reason_counts() == {}
+    assert report.findings.num_rows == 0
+    assert report.rejected == 0
+    assert report.corrected == 0
 
 
 # -- defects ------------------------------------------------------------------------------------

@@ -62,6 +62,19 @@ def random_day_in_year(rng: np.random.Generator, years: npt.NDArray[np.integer])
     return start + np.floor(rng.random(len(start)) * length).astype(np.int64)
 
 
+def years_before(days: I64, years: int) -> I64:
+    """The same calendar date ``years`` years earlier (29 February -> 28 February).
+
+    This is the latest birth date of someone at least ``years`` old on ``days``, the way
+    ``date - INTERVAL n YEAR`` counts.
+    """
+    y, m, dom = ymd(days)
+    month = ((y - years - 1970) * 12 + m - 1).astype("datetime64[M]")
+    first = month.astype("datetime64[D]").astype(np.int64)
+    length = (month + 1).astype("datetime64[D]").astype(np.int64) - first
+    return np.asarray(first + np.minimum(dom, length) - 1, dtype=np.int64)
+
+
 def years_to_days(years: F64) -> I64:
     """Durations in (fractional) years to whole days."""
     return np.round(years * 365.25).astype(np.int64)

@@ -172,7 +172,8 @@ class Jobs:
 
 
 _SECTOR_P = np.array([[0.045, 0.22, 0.735], [0.02, 0.12, 0.86], [0.015, 0.1, 0.885]])
-_EMP_Z = np.array([1.4051, 1.1503, 0.6433])  # standard-normal quantiles of 0.92, 0.875, 0.74
+_EMP_Z = np.array([1.7507, 1.4758, 0.8416])  # standard-normal quantiles of 0.96, 0.93, 0.80
+_SECOND_P = 0.08  # a second, part-time private job in a working year
 
 
 def job_panel(
@@ -219,7 +220,7 @@ def job_panel(
     pi, yi = np.nonzero(works)
     main = Jobs(pi, yv[yi], employer[pi, yi], wc[pi, yi], part[pi, yi])
     # A second, part-time job for some.
-    second = works & (rng.random((n, ny)) < 0.04)
+    second = works & (rng.random((n, ny)) < _SECOND_P)
     si, syi = np.nonzero(second)
     e2 = emp.sample(rng, np.full(len(si), PRIVATE, np.int8))
     keep = e2 != employer[si, syi]

@@ -17,12 +17,12 @@ MAX_PERSONS = 40_000_000
 #: Persons written at flanders scale (staff, their parents and grandparents, and a labour
 #: market of ``FLANDERS_LM_FAMILIES`` families), measured; used to turn ``--scale N`` into
 #: a staff factor and a number of labour-market families.
-FLANDERS_PERSONS = 391_000
+FLANDERS_PERSONS = 386_000
 FLANDERS_LM_FAMILIES = 20_000
 #: Persons written per labour-market family (egos, linked parents and grandparents), measured.
-PERSONS_PER_FAMILY = 5.57
+PERSONS_PER_FAMILY = 5.35
 #: Jobs per labour-market family and year, measured (sizes the employer registry).
-JOBS_PER_FAMILY_YEAR = 1.52
+JOBS_PER_FAMILY_YEAR = 1.58
 FAMILIES_PER_CHUNK = 150_000
 
 

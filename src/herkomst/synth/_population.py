@@ -33,6 +33,7 @@ from ._arrow import (
     digit_strings,
     random_day_in_year,
     year_of,
+    years_before,
     years_to_days,
 )
 
@@ -305,11 +306,27 @@ def _pick_country(rng: np.random.Generator, profile: I16) -> I16:
     return np.asarray(_PC_CODE[profile, np.minimum(k, _L - 1)], dtype=np.int16)
 
 
-def _older(
-    rng: np.random.Generator, child_birth: I64, mean: float, sd: float, lo: float, hi: float
-) -> I64:
-    age = np.clip(rng.normal(mean, sd, len(child_birth)), lo, hi)
-    return np.asarray(np.maximum(child_birth - years_to_days(age), day(1870, 1, 1)), dtype=np.int64)
+_FLOOR = day(1870, 1, 1)  # nobody is born earlier, unless a child born before 1887 needs it
+MIN_PARENT_AGE = 17  # whole calendar years, for mothers and fathers, at every birth
+
+
+def _ages(rng: np.random.Generator, n: int, mean: float, sd: float, lo: float, hi: float) -> I64:
+    return years_to_days(np.clip(rng.normal(mean, sd, n), lo, hi))
+
+
+def _parent_birth(rng: np.random.Generator, child: I64, wanted: I64) -> I64:
+    """Birth days near ``wanted`` for the parents of persons born on ``child``.
+
+    A parent is at least :data:`MIN_PARENT_AGE` calendar years older than the child (as
+    ``child - INTERVAL 17 YEAR`` counts). A parent who would be born before 1870 is instead
+    born on a uniformly drawn day between 1870 and that latest date (so there is no pile of
+    births on 1 January 1870), or on the latest date when the child is born before 1887.
+    """
+    latest = years_before(child, MIN_PARENT_AGE)
+    b = np.minimum(wanted, latest)
+    room = np.maximum(latest - _FLOOR, 0)
+    spread = latest - np.floor(rng.random(len(child)) * room).astype(np.int64)
+    return np.asarray(np.where(b < _FLOOR, spread, b), dtype=np.int64)
 
 
 def _belgian(rng: np.random.Generator, birth: I64, male: B) -> People:
@@ -410,26 +427,16 @@ def build_lineage(rng: np.random.Generator, alloc: SsinAllocator, spec: EgoSpec)
     b0y = year_of(e0)
 
     # -- births of the older generations ---------------------------------------------------
-    mother_b = _older(rng, e0, 28.0, 4.5, 17, 42)
-    # Fathers are mostly a little older than mothers, and at least 17 at the first birth.
-    father_b = np.maximum(
-        np.minimum(
-            mother_b - years_to_days(np.clip(rng.normal(2.5, 3.5, n_fam), -6, 15)),
-            e0 - years_to_days(np.full(n_fam, 17.0)),
-        ),
-        day(1870, 1, 1),
-    )
+    # Mothers are 17-42 at the first birth; fathers mostly a little older than mothers. Both
+    # are at least 17 calendar years older than the first (so every) child, and likewise one
+    # generation up; the later siblings are born after ``e0``.
+    mother_b = _parent_birth(rng, e0, e0 - _ages(rng, n_fam, 28.0, 4.5, 17, 42))
+    father_b = _parent_birth(rng, e0, mother_b - _ages(rng, n_fam, 2.5, 3.5, -6, 15))
     gp_b: dict[str, I64] = {}
     for side, pb in (("F", father_b), ("M", mother_b)):
-        gm = _older(rng, pb, 27.0, 5.0, 17, 42)
+        gm = _parent_birth(rng, pb, pb - _ages(rng, n_fam, 27.0, 5.0, 17, 42))
         gp_b[side + "M"] = gm
-        gp_b[side + "F"] = np.maximum(
-            np.minimum(
-                gm - years_to_days(np.clip(rng.normal(3.0, 3.5, n_fam), -6, 15)),
-                pb - years_to_days(np.full(n_fam, 17.0)),
-            ),
-            day(1870, 1, 1),
-        )
+        gp_b[side + "F"] = _parent_birth(rng, pb, gm - _ages(rng, n_fam, 3.0, 3.5, -6, 15))
 
     # -- migration: side, generation, arrival -----------------------------------------------
     prof = spec.profile.astype(np.int64)

@@ -207,13 +207,23 @@ def _labour_chunk(
 ) -> None:
     size = 1 + (rng.random(n_fam)[:, None] > np.array([0.35, 0.7, 0.9])).sum(1)
     fam = np.repeat(np.arange(n_fam, dtype=np.int64), size)
-    first_birth_year = (years[-1] - 19 - 55 * rng.beta(1.5, 1.4, n_fam)).astype(np.int64)
+    # First children are born between 64 years before the first year and 19 years before the
+    # last (1946-2004 for 2010-2023), skewed a little to the older cohorts so that the number
+    # of jobs stays nearly flat over the years.
+    span = len(years) + 45
+    first_birth_year = (years[-1] - 19 - span * rng.beta(1.5, 1.3, n_fam)).astype(np.int64)
     e0 = random_day_in_year(rng, first_birth_year)
     starts = np.cumsum(size) - size
     rank = np.arange(len(fam)) - starts[fam]
     gaps = years_to_days(rank * (1.2 + 3.5 * rng.random(len(fam))))
+    # Nobody is younger than 18 at the end; a sibling who would be is born on a day of that
+    # last year instead (no pile of births on 31 December).
     latest = day(years[-1] - 18, 12, 31)
-    birth = np.minimum(e0[fam] + gaps, latest)
+    room = np.clip(latest - e0[fam], 0, 364)
+    birth = e0[fam] + gaps
+    birth = np.where(
+        birth > latest, latest - np.floor(rng.random(len(fam)) * room).astype(np.int64), birth
+    )
     male = rng.random(len(fam)) < 0.52
     profile = np.minimum((rng.random(n_fam)[:, None] > lm_cum).sum(1), len(PROFILES) - 1).astype(
         np.int16
