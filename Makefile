@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 OUT ?= out/demo
 SEED ?= 20231231
 
-.PHONY: demo test lint unit install clean bench lock
+.PHONY: demo test lint unit install clean bench bench-national lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (herkomst needs Python 3.11)"; exit 2; }
@@ -31,8 +31,17 @@ unit: $(STAMP)
 test: lint $(STAMP)
 	$(BIN)/pytest -q
 
+# Benchmarks at Flemish scale; `make bench-national` adds the 12-million-person runs (slow).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/bench_synth.py --scale flanders
+	$(BIN)/python bench/bench_validate.py --scale flanders
+	$(BIN)/python bench/bench_origin.py --scale flanders
+	$(BIN)/python bench/bench_tables.py
+
+bench-national: $(STAMP)
+	$(BIN)/python bench/bench_synth.py --scale belgium
+	$(BIN)/python bench/bench_validate.py --scale belgium
+	$(BIN)/python bench/bench_origin.py --scale belgium
 
 # Re-pin every dependency after changing pyproject.toml (run by a developer, not by CI).
 lock:

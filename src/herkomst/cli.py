@@ -386,7 +386,10 @@ def origin_compare(
         else:
             raise UsageError("give --origin FILE, or --dwh DIR with --year Y")
         out.print(
-            crosstab_text(compare(eng, "origin", first, second)), markup=False, highlight=False
+            crosstab_text(compare(eng, "origin", first, second)),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 
