@@ -98,14 +98,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--memory-limit", default="5GB", help="DuckDB memory_limit (default 5GB)")
     ap.add_argument("--temp-dir", default=None, help="DuckDB spill folder")
+    ap.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
+    ap.add_argument(
+        "--no-trails", action="store_true", help="classes and facts only (as the tables use it)"
+    )
     args = ap.parse_args(argv)
+    load_start = [round(x, 2) for x in os.getloadavg()]
     if args.scale == "flanders":
         n, staff = 210_000, 30_000
     elif args.scale == "belgium":
         n, staff = 12_000_000, 0
     else:
         n, staff = int(args.scale), 0
-    eng = Engine(EngineSettings(memory_limit=args.memory_limit, temp_directory=args.temp_dir))
+    eng = Engine(
+        EngineSettings(
+            threads=args.threads, memory_limit=args.memory_limit, temp_directory=args.temp_dir
+        )
+    )
     cpu0 = time.process_time()
     t_build = timed(lambda: build(eng, n))
     population = None
@@ -116,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             f" WHERE CAST(ssin AS BIGINT) >= {n - staff}"
         )
         population = "staff"
-    params = OriginParams(reference_date=dt.date(2023, 12, 31), generated_on=dt.date(2024, 5, 1))
+    params = OriginParams(
+        reference_date=dt.date(2023, 12, 31),
+        generated_on=dt.date(2024, 5, 1),
+        trails=not args.no_trails,
+    )
     runs, cpus = [], []
     for _ in range(args.repeat):
         c0 = time.process_time()
@@ -138,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_gib": round(peak_kib / 1024 / 1024, 2),
         "threads": eng.scalar("SELECT current_setting('threads')"),
         "memory_limit": args.memory_limit,
+        "trails": params.trails,
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_at_start": load_start,
         "total_cpu_s": round(time.process_time() - cpu0, 1),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from herkomst.engine import Engine
+from herkomst.engine import Engine, EngineSettings
 from herkomst.release import build_tables
 from herkomst.tabulate import (
     TableParams,
@@ -234,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--staff", type=int, default=30_000)
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    ap.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
+    ap.add_argument("--memory-limit", default="640MB", help="DuckDB memory_limit (default 640MB)")
     args = ap.parse_args(argv)
     gen_on = dt.date(2024, 6, 30)
-    eng = Engine()
+    eng = Engine(EngineSettings(threads=args.threads, memory_limit=args.memory_limit))
     t = time.perf_counter()
     sizes = make_population(eng, args.staff)
     gen_s = time.perf_counter() - t

@@ -24,7 +24,11 @@ from .errors import InternalError
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Resource settings of the embedded engine."""
+    """Resource settings of the embedded engine.
+
+    ``threads``: None = ``HERKOMST_THREADS`` or DuckDB's default (the number of cores).
+    ``memory_limit``: None = ``HERKOMST_MEMORY_LIMIT`` or DuckDB's default (80% of RAM).
+    """
 
     threads: int | None = None
     memory_limit: str | None = None
@@ -46,8 +50,11 @@ class Engine:
         threads = self.settings.threads or int(os.environ.get("HERKOMST_THREADS", "0")) or None
         if threads:
             self.execute(f"SET threads = {int(threads)}")
-        if self.settings.memory_limit:
-            self.execute(f"SET memory_limit = '{self.settings.memory_limit}'")
+        # DuckDB's own default is 80% of RAM; HERKOMST_MEMORY_LIMIT (e.g. 4GB) bounds every
+        # engine of a process that is not given a limit (beyond it DuckDB spills).
+        memory_limit = self.settings.memory_limit or os.environ.get("HERKOMST_MEMORY_LIMIT")
+        if memory_limit:
+            self.execute(f"SET memory_limit = '{memory_limit}'")
         if self.settings.temp_directory:
             self.execute(f"SET temp_directory = '{self.settings.temp_directory}'")
         # Results must not depend on thread scheduling.

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -112,7 +113,9 @@ class OriginParams:
     the year asked for). ``eu_date``: the date on which EU membership is read for ``eu``
     (None = ``generated_on``, the generation date, as the seed says). ``generated_on`` is
     recorded in :meth:`describe`. The former-states policy comes from the ``former_states``
-    rule table.
+    rule table. ``facts`` and ``trails`` add the ``fact_*`` and ``<definition>_trail``
+    columns (the classes do not depend on them; the tables, which never release trails, turn
+    both off to save work).
     """
 
     reference_date: dt.date
@@ -120,6 +123,7 @@ class OriginParams:
     eu_date: dt.date | None = None
     generated_on: dt.date = field(default_factory=dt.date.today)
     facts: bool = True
+    trails: bool = True
 
     def __post_init__(self) -> None:
         known = {d.value for d in Definition}
@@ -490,13 +494,109 @@ FROM ({base}) b
 
 #: Step 4c. Every definition from the derived columns (``{columns}`` built per definition).
 _SQL_RESULT = """
-SELECT ssin{columns}
+SELECT {lead}{columns}
 FROM (
     SELECT d.*, nc.country_class AS no_class, nc.origin_group AS no_group, nc.in_eu AS no_in_eu
     FROM ({derived}) d
     LEFT JOIN {country} nc ON nc.code = d.no_code
 ) t
 """
+
+# -- many reference years in one pass (31 December of each year) ----------------------------
+# A person's facts change with the reference date only when one of his nationality rows starts
+# between two asked years. ``epochs`` splits the asked years of every relevant person into
+# spans in which the rows in force are the same (one span for almost everyone); steps 1 and 2
+# run once per span, and each person-year joins the spans of the person, the parents and the
+# four grandparents that hold its year.
+
+#: Spans [y_from, y_to] of the asked years per relevant person. ``{yearmap}`` maps each
+#: calendar year after the first asked year to the first asked year on or after it.
+_SQL_EPOCHS = """
+SELECT ssin, y_from,
+    COALESCE(lead(y_from) OVER (PARTITION BY ssin ORDER BY y_from) - 1, {y_max}) AS y_to
+FROM (
+    SELECT ssin, {y_min} AS y_from FROM {rel}
+    UNION
+    SELECT n.ssin, y.asked AS y_from
+    FROM nationalities n
+    JOIN {rel} r ON r.ssin = n.ssin
+    JOIN {yearmap} y ON y.cal = year(n.valid_from)
+) s
+"""
+
+#: Step 1 per span: the rows in force on 31 December of ``y_from`` hold for the whole span.
+_SQL_NAT_EPOCHS = """
+SELECT e.ssin, e.y_from,
+    substr(min(concat(CAST(n.valid_from AS STRING), n.nationality)), 11) AS first_nat,
+    substr(max(CASE WHEN year(n.valid_from) <= e.y_from THEN
+        concat(CAST(n.valid_from AS STRING), n.nationality) END), 11) AS cur_nat,
+    min(CASE WHEN year(n.valid_from) <= e.y_from AND n.nationality <> 'BE' THEN n.valid_from END)
+        AS first_non_be_from,
+    min(CASE WHEN year(n.valid_from) <= e.y_from AND n.nationality = 'BE' THEN n.valid_from END)
+        AS first_be_from
+FROM {epochs} e
+JOIN nationalities n ON n.ssin = e.ssin
+GROUP BY e.ssin, e.y_from
+"""
+
+_SQL_REACQUIRED_EPOCHS = """
+SELECT n.ssin, a.y_from, min(n.valid_from) AS acq_from
+FROM nationalities n JOIN {nat} a ON a.ssin = n.ssin
+WHERE a.first_nat = 'BE' AND a.first_non_be_from IS NOT NULL AND n.nationality = 'BE'
+    AND n.valid_from > a.first_non_be_from AND year(n.valid_from) <= a.y_from
+GROUP BY n.ssin, a.y_from
+"""
+
+#: Step 2 per span.
+_SQL_IND_EPOCHS = """
+SELECT p.ssin, e.y_from, e.y_to, p.father_ssin, p.mother_ssin, p.birth_country,
+    p.registration_date, n.cur_nat, n.first_nat,
+    CASE WHEN n.first_nat <> 'BE' THEN n.first_be_from ELSE r.acq_from END AS acq_from,
+    CAST(CASE WHEN cc.in_eu15 = FALSE THEN 2 WHEN fc.in_eu15 = FALSE THEN 3
+         WHEN cc.in_eu15 AND fc.in_eu15 THEN 1 ELSE 0 END AS TINYINT) AS s15,
+    CAST(CASE WHEN cc.in_eu = FALSE THEN 2 WHEN fc.in_eu = FALSE THEN 3
+         WHEN cc.in_eu AND fc.in_eu THEN 1 ELSE 0 END AS TINYINT) AS seu
+FROM {epochs} e
+JOIN persons p ON p.ssin = e.ssin
+LEFT JOIN {nat} n ON n.ssin = e.ssin AND n.y_from = e.y_from
+LEFT JOIN {reacquired} r ON r.ssin = e.ssin AND r.y_from = e.y_from
+LEFT JOIN {country} cc ON cc.code = n.cur_nat
+LEFT JOIN {country} fc ON fc.code = n.first_nat
+"""
+
+#: Step 4a per person-year: the spans holding the year of the person, the parents (``f``,
+#: ``m``) and the grandparents (``ff``, ``fm``, ``mf``, ``mm``).
+_SQL_BASE_EPOCHS = """
+SELECT s.year AS ref_year, s.ssin, p.ssin IS NOT NULL AS found,
+    p.cur_nat AS cur, p.first_nat AS fst, p.birth_country, p.registration_date, p.acq_from,
+    COALESCE(p.s15, 0) AS s15, COALESCE(p.seu, 0) AS seu,
+    f.ssin IS NOT NULL AS f_linked, f.cur_nat AS f_cur, f.first_nat AS f_first,
+    COALESCE(f.s15, 0) AS f_s15, COALESCE(f.seu, 0) AS f_seu,
+    m.ssin IS NOT NULL AS m_linked, m.cur_nat AS m_cur, m.first_nat AS m_first,
+    COALESCE(m.s15, 0) AS m_s15, COALESCE(m.seu, 0) AS m_seu,
+    {grandparent_counts}
+FROM {scope} s
+LEFT JOIN {ind} p ON p.ssin = s.ssin AND s.year BETWEEN p.y_from AND p.y_to
+LEFT JOIN {ind} f ON f.ssin = p.father_ssin AND s.year BETWEEN f.y_from AND f.y_to
+LEFT JOIN {ind} m ON m.ssin = p.mother_ssin AND s.year BETWEEN m.y_from AND m.y_to
+LEFT JOIN {ind} ff ON ff.ssin = f.father_ssin AND s.year BETWEEN ff.y_from AND ff.y_to
+LEFT JOIN {ind} fm ON fm.ssin = f.mother_ssin AND s.year BETWEEN fm.y_from AND fm.y_to
+LEFT JOIN {ind} mf ON mf.ssin = m.father_ssin AND s.year BETWEEN mf.y_from AND mf.y_to
+LEFT JOIN {ind} mm ON mm.ssin = m.mother_ssin AND s.year BETWEEN mm.y_from AND mm.y_to
+"""
+
+
+def _grandparent_counts() -> str:
+    """``g15_out``, ``g15_in``, ``geu_out``, ``geu_in`` over the four grandparents."""
+    parts: list[str] = []
+    for col, tag in (("s15", "15"), ("seu", "eu")):
+        for test, name in ((">= 2", "out"), ("= 1", "in")):
+            terms = " + ".join(
+                f"CASE WHEN {g}.{col} {test} THEN 1 ELSE 0 END" for g in ("ff", "fm", "mf", "mm")
+            )
+            parts.append(f"{terms} AS g{tag}_{name}")
+    return ",\n    ".join(parts)
+
 
 _SQL_COMPARE = """
 SELECT CASE WHEN GROUPING({a}) = 1 THEN 'total' ELSE COALESCE({a}, 'null') END AS {a_out},
@@ -735,6 +835,20 @@ def origin_sql(
     groups: Mapping[str, str],
 ) -> str:
     """The final SELECT (step 4) over the prepared ``ind`` and ``par`` relations."""
+    columns = _definition_columns(params, rules, groups)
+    if scope is None:
+        self_cols, from_clause = "p.ssin, TRUE AS found", f"{ind} p"
+    else:
+        self_cols = "s.ssin, p.ssin IS NOT NULL AS found"
+        from_clause = f"{scope} s LEFT JOIN {ind} p ON p.ssin = s.ssin"
+    base = _SQL_BASE.format(self_cols=self_cols, from_clause=from_clause, ind=ind, par=par)
+    return _result_sql(base, columns, str(params.reference_date.year), "ssin", country)
+
+
+def _definition_columns(
+    params: OriginParams, rules: RuleSet, groups: Mapping[str, str]
+) -> list[str]:
+    """The output columns of every asked definition (trails and facts as asked)."""
     columns: list[str] = []
     for d in (Definition(x) for x in params.definitions):
         if d in (Definition.EU15, Definition.EU):
@@ -747,17 +861,18 @@ def origin_sql(
             columns += _national_origin_columns(groups)
         else:
             columns += _migration_columns(migration_rules(rules))
+    if not params.trails:
+        columns = [c for c in columns if not c.endswith("_trail")]
     if params.facts:
         columns += _fact_columns()
-    if scope is None:
-        self_cols, from_clause = "p.ssin, TRUE AS found", f"{ind} p"
-    else:
-        self_cols = "s.ssin, p.ssin IS NOT NULL AS found"
-        from_clause = f"{scope} s LEFT JOIN {ind} p ON p.ssin = s.ssin"
-    base = _SQL_BASE.format(self_cols=self_cols, from_clause=from_clause, ind=ind, par=par)
-    derived = _SQL_DERIVED.format(base=base, ref_year=params.reference_date.year)
+    return columns
+
+
+def _result_sql(base: str, columns: Sequence[str], ref_year: str, lead: str, country: str) -> str:
+    """Steps 4b and 4c over the step-4a relation ``base``."""
+    derived = _SQL_DERIVED.format(base=base, ref_year=ref_year)
     return _SQL_RESULT.format(
-        columns="".join(f",\n    {c}" for c in columns), derived=derived, country=country
+        lead=lead, columns="".join(f",\n    {c}" for c in columns), derived=derived, country=country
     )
 
 
@@ -799,6 +914,19 @@ def _check_codes(engine: Engine, country: str) -> None:
         )
 
 
+@contextmanager
+def unordered(engine: Engine) -> Iterator[None]:
+    """Let DuckDB write tables in any row order for the duration (``preserve_insertion_order``
+    off: a quarter less CPU for origin). The row order of the origin tables is not defined;
+    whoever writes them out sorts (:func:`origin_to_parquet` by ``ssin``)."""
+    before = engine.scalar("SELECT current_setting('preserve_insertion_order')")
+    engine.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        engine.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
+
+
 def derive_origin(
     engine: Engine,
     params: OriginParams,
@@ -826,6 +954,22 @@ def derive_origin(
     )
     engine.register(country, country_rules.arrow())
     _check_codes(engine, country)
+    names = (country, nat, reacq, ind, par, rel, scope_t)
+    with unordered(engine):
+        _derive(engine, params, rules, population, out, country_rules, names)
+    return out
+
+
+def _derive(
+    engine: Engine,
+    params: OriginParams,
+    rules: RuleSet,
+    population: str | None,
+    out: str,
+    country_rules: CountryRules,
+    names: tuple[str, ...],
+) -> None:
+    country, nat, reacq, ind, par, rel, scope_t = names
     ref = _date_lit(params.reference_date)
     made: list[str] = []
 
@@ -866,7 +1010,87 @@ def derive_origin(
         )
     finally:
         drop(*reversed(made))
+
+
+def derive_origin_years(
+    engine: Engine,
+    params: OriginParams,
+    population: str,
+    rules: RuleSet | None = None,
+    out_table: str = "origin_years",
+) -> str:
+    """Origin on 31 December of several years in one pass: one row per person and year.
+
+    ``population`` names a relation with columns ``year`` and ``ssin`` (the persons in scope
+    each year). The result has ``year``, ``ssin`` and the columns of :func:`derive_origin`;
+    each row equals what :func:`derive_origin` gives for that person with
+    ``reference_date`` = 31 December of the row's year (``params.reference_date`` is not
+    used). The parent and grandparent joins are done once for all years: a person's facts
+    are computed once per span of years in which his nationality rows in force stay the same.
+    """
+    rules = rules or RuleSet()
+    out = _ident(out_table)
+    _check_inputs(engine, population)
+    if "year" not in engine.columns(population):
+        raise InputError(f"population relation '{population}' has no column 'year'")
+    years = sorted(
+        {int(r[0]) for r in engine.rows(f"SELECT DISTINCT year FROM {population}") if r[0]}
+    )
+    country_rules = CountryRules.from_rules(rules, params.effective_eu_date)
+    if params.wants(Definition.MIGRATION_BACKGROUND):
+        migration_rules(rules)
+    prefix = f"_origin_{out}"
+    country, yearmap, rel, epochs, nat, reacq, ind, scope = (
+        f"{prefix}_{n}"
+        for n in ("country", "yearmap", "rel", "epochs", "nat", "reacq", "ind", "scope")
+    )
+    engine.register(country, country_rules.arrow())
+    _check_codes(engine, country)
+    columns = _definition_columns(params, rules, country_rules.groups)
+    made: list[str] = []
+    names = (country, yearmap, rel, epochs, nat, reacq, ind, scope, out)
+    y_min, y_max = (years[0], years[-1]) if years else (0, 0)
+    calendar = list(range(y_min + 1, y_max + 1))
+    asked = [min(y for y in years if y >= c) for c in calendar]
+    engine.register(
+        yearmap,
+        pa.table({"cal": pa.array(calendar, pa.int64()), "asked": pa.array(asked, pa.int64())}),
+    )
+    with unordered(engine):
+        try:
+            _derive_years(engine, columns, population, names, (y_min, y_max), made)
+        finally:
+            for t in reversed(made):
+                engine.execute(f'DROP TABLE IF EXISTS "{t}"')
+            engine.con.unregister(yearmap)
     return out
+
+
+def _derive_years(
+    engine: Engine,
+    columns: Sequence[str],
+    population: str,
+    names: tuple[str, ...],
+    span: tuple[int, int],
+    made: list[str],
+) -> None:
+    country, yearmap, rel, epochs, nat, reacq, ind, scope, out = names
+    y_min, y_max = span
+
+    def make(name: str, sql: str) -> None:
+        engine.create_table(name, sql)
+        made.append(name)
+
+    make(scope, f"SELECT DISTINCT year, ssin FROM {population} WHERE ssin IS NOT NULL")
+    make(rel, _SQL_RELEVANT.format(population=scope))
+    make(epochs, _SQL_EPOCHS.format(rel=rel, yearmap=yearmap, y_min=y_min, y_max=y_max))
+    make(nat, _SQL_NAT_EPOCHS.format(epochs=epochs))
+    make(reacq, _SQL_REACQUIRED_EPOCHS.format(nat=nat))
+    make(ind, _SQL_IND_EPOCHS.format(epochs=epochs, nat=nat, reacquired=reacq, country=country))
+    base = _SQL_BASE_EPOCHS.format(scope=scope, ind=ind, grandparent_counts=_grandparent_counts())
+    engine.create_table(
+        out, _result_sql(base, columns, "ref_year", "ref_year AS year, ssin", country)
+    )
 
 
 def provenance(params: OriginParams, rules: RuleSet) -> dict[str, Any]:

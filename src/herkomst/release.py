@@ -25,7 +25,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -694,7 +694,9 @@ def _table_sheet(
         )
         + f" ORDER BY {', '.join(order)}"
     )
-    rows = engine.rows(sql, [definition, breakdown])
+    # Streamed in batches (the combination sheets hold many rows); nothing else runs on the
+    # connection until the result is read.
+    result = engine.con.execute(sql, [definition, breakdown])
 
     d_nl = DEFINITION_NL.get(definition, definition)
     ws.write_string(
@@ -742,7 +744,7 @@ def _table_sheet(
     ws.freeze_panes(h1 + 1, len(headers))
 
     row = h1 + 1
-    for r in rows:
+    for r in _batched(result):
         year, ref, scope, pd, pd_name, ent, ent_name = r[:7]
         cats = r[7 : 7 + len(variables)]
         measures_row = r[7 + len(variables) :]
@@ -770,6 +772,15 @@ def _table_sheet(
             elif count is not None:
                 ws.write_string(row, col + 1, NO_PERCENT, f.hidden)
         row += 1
+
+
+def _batched(result: Any, size: int = 8192) -> Iterator[tuple[Any, ...]]:
+    """The rows of a DuckDB result, fetched ``size`` at a time."""
+    while True:
+        batch = result.fetchmany(size)
+        if not batch:
+            return
+        yield from batch
 
 
 def _category_label(variable: str, value: str) -> str:

@@ -4,9 +4,11 @@ Flow (each step a function over the engine; ``docs/tables.md`` explains the rule
 
     build_population  personnel x entities x persons x employment -> staff (one row per
                       person and year) + the accounting of every personnel row
-    derive origin     herkomst.origin.derive_origin per year (reference date 31 December)
-    tabulate_cells    staff x origin -> cells (long layout of the contract), one GROUPING SETS
-                      aggregation for every definition, breakdown and scope at once
+    derive origin     herkomst.origin.derive_origin_years, every year in one pass (reference
+                      date 31 December of each year)
+    tabulate_cells    staff x origin -> table rows, one GROUPING SETS aggregation for every
+                      year, definition, breakdown and scope at once; the cells (long layout
+                      of the contract) are a view that unfolds each row into its classes
     compute_cells     the three above over many years, with a content-addressed cache per year
 
 The SQL stays within what DuckDB and Spark SQL both run (``GROUPING SETS``, window
@@ -50,7 +52,8 @@ import pyarrow.parquet as pq
 from .contract import VALIDATED_TYPES
 from .engine import Engine
 from .errors import InputError, InternalError, RuleError, UsageError
-from .origin import Definition, OriginParams, derive_origin
+from .origin import RULE_TABLES as ORIGIN_RULE_TABLES
+from .origin import Definition, OriginParams, derive_origin, derive_origin_years, unordered
 from .origin import classes as definition_classes
 from .rules import BUNDLED, RuleSet, RuleTable, index
 
@@ -113,7 +116,8 @@ CONTRACT_COLUMNS: tuple[str, ...] = (
 EXTRA_COLUMNS: tuple[str, ...] = ("reference_date", "policy_domain_name", "entity_name")
 CELL_COLUMNS: tuple[str, ...] = (*CONTRACT_COLUMNS, *EXTRA_COLUMNS)
 
-CACHE_FORMAT = "herkomst-tables-cache/1"
+CACHE_FORMAT = "herkomst-tables-cache/2"
+ROWS_FILE = "rows.parquet"
 
 
 # -- parameters --------------------------------------------------------------------------
@@ -316,8 +320,9 @@ ORDER BY year
 # the finest level; ``counted`` is the one GROUPING SETS aggregation behind every table.
 # ``frame`` lists every row of every table: per scope unit, the categories observed in that
 # unit (the ``all`` breakdown: their full cartesian product), so that zero cells are explicit.
-# The rows are then unfolded into one cell per origin class (``classes``).
-CELLS_SQL = """
+# Each row carries its counts per origin class (``n__*``) and its names; CELLS_UNFOLD_SQL
+# turns a row into one cell per origin class.
+CELLS_ROWS_SQL = """
 WITH person_def AS (
 {person_def}
 ), fine AS (
@@ -374,17 +379,32 @@ WITH person_def AS (
           AND coalesce(k.level, '') = coalesce(f.level, '')
           AND coalesce(k.position, '') = coalesce(f.position, '')
           AND coalesce(k.regime, '') = coalesce(f.regime, '')
-), classes (definition, origin) AS (
+), domains AS (
+    SELECT policy_domain, min(policy_domain_name) AS policy_domain_name
+    FROM entities GROUP BY policy_domain
+)
+SELECT r.*,
+       CASE WHEN r.policy_domain IS NULL THEN NULL ELSE d.policy_domain_name END
+           AS policy_domain_name,
+       CASE WHEN r.entity IS NULL THEN NULL ELSE e.entity_name END AS entity_name
+FROM rows_counted r
+LEFT JOIN domains d ON d.policy_domain = r.policy_domain
+LEFT JOIN entities e ON e.entity = r.entity
+"""
+
+# The cells from the rows of CELLS_SQL: one cell per origin class of the row's definition.
+# Kept apart so that the rows (a sixth of the cells) are what is stored; the cells are a
+# view over them (see :func:`tabulate_cells`).
+CELLS_UNFOLD_SQL = """
+WITH classes (definition, origin) AS (
     VALUES {classes}
 ), cells AS (
     SELECT r.year, r.definition, r.scope, r.policy_domain, r.entity, r.breakdown,
            r.sex, r.age_class, r.level, r.position, r.regime, c.origin,
-           {pick_count} AS count, r.n__total AS row_total
-    FROM rows_counted r
+           {pick_count} AS count, r.n__total AS row_total,
+           r.policy_domain_name, r.entity_name
+    FROM {rows} r
     JOIN classes c ON c.definition = r.definition
-), domains AS (
-    SELECT policy_domain, min(policy_domain_name) AS policy_domain_name
-    FROM entities GROUP BY policy_domain
 )
 SELECT t.year, t.definition, t.scope, t.policy_domain, t.entity, t.breakdown,
        t.sex, t.age_class, t.level, t.position, t.regime, t.origin,
@@ -393,12 +413,9 @@ SELECT t.year, t.definition, t.scope, t.policy_domain, t.entity, t.breakdown,
        CAST(t.count AS VARCHAR) AS shown,
        'published' AS status,
        make_date(t.year, 12, 31) AS reference_date,
-       CASE WHEN t.policy_domain IS NULL THEN NULL ELSE d.policy_domain_name END
-           AS policy_domain_name,
-       CASE WHEN t.entity IS NULL THEN NULL ELSE e.entity_name END AS entity_name
+       t.policy_domain_name,
+       t.entity_name
 FROM cells t
-LEFT JOIN domains d ON d.policy_domain = t.policy_domain
-LEFT JOIN entities e ON e.entity = t.entity
 """
 
 
@@ -525,13 +542,14 @@ _BREAKDOWN_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def cells_sql(
+def cells_rows_sql(
     staff: str,
     params: TableParams,
     classes: Mapping[str, Sequence[str]],
     ages: Sequence[AgeClass],
 ) -> str:
-    """The one query that builds every cell of the asked years from ``staff`` x origin.
+    """The rows of every table of the asked years from ``staff`` x origin (one aggregation):
+    the row's keys, its count per origin value (``n__*``) and its names.
 
     ``staff`` has the columns of :data:`STAFF_SQL` plus one column per definition holding
     the person's origin class; ``classes`` lists each definition's classes in table order.
@@ -583,10 +601,7 @@ def cells_sql(
                 f"    SELECT year, scope, policy_domain, entity, {_sql_str(b)} AS breakdown,"
                 f" {cols} FROM cats WHERE variable = {_sql_str(b)}"
             )
-    # One count column per origin value of any asked definition (n__0, n__1, ...).
-    values = sorted({c for d in params.definitions for c in classes[d]}, key=origin_rank)
-    col = {c: f"n__{i}" for i, c in enumerate(v for v in values if v != "total")}
-    col["total"] = "n__total"
+    col = _count_columns(params, classes)
 
     def when(c: str) -> str:
         if c == "total":
@@ -597,16 +612,10 @@ def cells_sql(
 
     class_sums = ",\n".join(f"           sum({when(c)}) AS {n}" for c, n in col.items())
     class_totals = ",\n".join(f"           sum({n}) AS {n}" for n in col.values())
-    row_counts = ",\n".join(f"           coalesce(k.{n}, 0) AS {n}" for n in col.values())
-    pick = (
-        "CASE c.origin "
-        + " ".join(f"WHEN {_sql_str(c)} THEN r.{n}" for c, n in col.items())
-        + " END"
+    row_counts = ",\n".join(
+        f"           CAST(coalesce(k.{n}, 0) AS BIGINT) AS {n}" for n in col.values()
     )
-    class_rows = ", ".join(
-        f"({_sql_str(d)}, {_sql_str(c)})" for d in params.definitions for c in classes[d]
-    )
-    return CELLS_SQL.format(
+    return CELLS_ROWS_SQL.format(
         person_def=person_def,
         scope_case=_SCOPE_CASE,
         class_sums=class_sums,
@@ -617,10 +626,45 @@ def cells_sql(
         frame="\n    UNION ALL\n".join(frame_parts),
         definitions=", ".join(f"({_sql_str(d)})" for d in params.definitions),
         row_counts=row_counts,
+    )
+
+
+def _count_columns(params: TableParams, classes: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """One count column per origin value of any asked definition (n__0, n__1, ..., n__total)."""
+    values = sorted({c for d in params.definitions for c in classes[d]}, key=origin_rank)
+    col = {c: f"n__{i}" for i, c in enumerate(v for v in values if v != "total")}
+    col["total"] = "n__total"
+    return col
+
+
+def cells_unfold_sql(rows: str, params: TableParams, classes: Mapping[str, Sequence[str]]) -> str:
+    """The cells of the rows relation ``rows`` (a quoted name or a parenthesised query)."""
+    col = _count_columns(params, classes)
+    pick = (
+        "CASE c.origin "
+        + " ".join(f"WHEN {_sql_str(c)} THEN r.{n}" for c, n in col.items())
+        + " END"
+    )
+    class_rows = ", ".join(
+        f"({_sql_str(d)}, {_sql_str(c)})" for d in params.definitions for c in classes[d]
+    )
+    return CELLS_UNFOLD_SQL.format(
+        rows=rows,
         classes=class_rows,
         pick_count=pick,
         percent=percent_sql("t.count", "t.row_total"),
     )
+
+
+def cells_sql(
+    staff: str,
+    params: TableParams,
+    classes: Mapping[str, Sequence[str]],
+    ages: Sequence[AgeClass],
+) -> str:
+    """The one query that builds every cell of the asked years from ``staff`` x origin."""
+    rows = cells_rows_sql(staff, params, classes, ages)
+    return cells_unfold_sql(f"({rows})", params, classes)
 
 
 # -- population --------------------------------------------------------------------------
@@ -820,6 +864,42 @@ def attach_origin(
     return origin_classes(engine, params, out_table, rules)
 
 
+def attach_origin_years(
+    engine: Engine,
+    params: TableParams,
+    staff: str,
+    out_table: str = "staff_origin",
+    rules: RuleSet | None = None,
+) -> dict[str, tuple[str, ...]]:
+    """:func:`attach_origin` with herkomst's own origin, every year in one pass.
+
+    Origin comes from :func:`herkomst.origin.derive_origin_years` (31 December of each year,
+    ``params``' definitions and definition date, no trails or facts): the same classes as
+    :func:`herkomst_origin` year by year, with the family joins done once.
+    """
+    origin_params = OriginParams(
+        reference_date=params.reference_date(max(params.years)),
+        definitions=tuple(params.definitions),
+        eu_date=params.eu_date,
+        generated_on=params.generated_on,
+        facts=False,
+        trails=False,
+    )
+    origin_table = derive_origin_years(
+        engine, origin_params, staff, rules=rules, out_table=f"{out_table}__origin"
+    )
+    defs = ", ".join(f'o."{d}"' for d in params.definitions)
+    engine.create_table(
+        out_table,
+        f'SELECT s.*, {defs} FROM "{staff}" s'
+        f' JOIN "{origin_table}" o ON o.ssin = s.ssin AND o.year = s.year',
+    )
+    engine.execute(f'DROP TABLE "{origin_table}"')
+    if engine.count(out_table) != engine.count(staff):
+        raise InternalError("the origin step did not return one row per person and year")
+    return origin_classes(engine, params, out_table, rules)
+
+
 def origin_classes(
     engine: Engine, params: TableParams, staff_origin: str, rules: RuleSet | None = None
 ) -> dict[str, tuple[str, ...]]:
@@ -828,15 +908,25 @@ def origin_classes(
 
     Checks that every person has a class the definition knows.
     """
-    out: dict[str, tuple[str, ...]] = {}
     for d in params.definitions:
-        known = list(definition_classes(d, rules))
+        known = set(definition_classes(d, rules))
         seen = [r[0] for r in engine.rows(f'SELECT DISTINCT "{d}" FROM "{staff_origin}"')]
         if any(v is None for v in seen):
             raise InternalError(f"definition {d}: a person has no origin class")
-        extra = {str(v) for v in seen} - set(known)
+        extra = {str(v) for v in seen} - known
         if extra:
             raise InternalError(f"definition {d}: unexpected origin class(es) {sorted(extra)}")
+    return definition_values(params, rules)
+
+
+def definition_values(
+    params: TableParams, rules: RuleSet | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Each definition's origin values in table order, from the rule tables alone: every
+    class the definition can give, ``unknown`` when it has ``unknown_*`` parts, ``total``."""
+    out: dict[str, tuple[str, ...]] = {}
+    for d in params.definitions:
+        known = list(definition_classes(d, rules))
         if "total" in known or (UNKNOWN in known and any(c.startswith("unknown_") for c in known)):
             raise InternalError(f"definition {d}: classes {known} clash with the derived rows")
         if any(c.startswith("unknown_") for c in known):
@@ -862,8 +952,23 @@ def tabulate_cells(
     ages = age_classes(rules.table("age_classes"), params.min_age, params.max_age)
     if classes is None:
         classes = origin_classes(engine, params, staff_origin, rules)
-    engine.create_table(out_table, cells_sql(staff_origin, params, classes, ages))
+    # Stored: the rows (a sixth of the cells); the cells are a view that unfolds them.
+    rows = f"{out_table}__rows"
+    engine.create_table(rows, cells_rows_sql(staff_origin, params, classes, ages))
+    _drop_relation(engine, out_table)
+    unfold = cells_unfold_sql(f'"{rows}"', params, classes)
+    engine.execute(f'CREATE VIEW "{out_table}" AS {unfold}')
     return out_table
+
+
+def _drop_relation(engine: Engine, name: str) -> None:
+    """Drop the table or view ``name`` if there is one."""
+    kind = engine.rows(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+    )
+    if kind:
+        what = "VIEW" if kind[0][0] == "VIEW" else "TABLE"
+        engine.execute(f'DROP {what} "{name}"')
 
 
 # -- the cache ---------------------------------------------------------------------------
@@ -944,11 +1049,22 @@ def year_fingerprints(engine: Engine, params: TableParams) -> dict[int, dict[str
     return out
 
 
-def rules_fingerprint(rules: RuleSet | None) -> dict[str, str]:
-    """SHA-256 of every rule file in the index, as it would be loaded (user over bundled)."""
+#: The rule tables a year's cells are computed from (origin's and the age classes).
+CELL_RULE_TABLES: tuple[str, ...] = ("age_classes", *ORIGIN_RULE_TABLES)
+
+
+def rules_fingerprint(
+    rules: RuleSet | None, names: Sequence[str] | None = CELL_RULE_TABLES
+) -> dict[str, str]:
+    """SHA-256 of each rule file the cells read, as it would be loaded (user over bundled).
+
+    ``names`` = None takes every table of the index.
+    """
     user = rules.user_dir if rules is not None else None
     out: dict[str, str] = {}
     for name, entry in sorted(index().items()):
+        if names is not None and name not in names:
+            continue
         filename = str(entry["file"])
         path = BUNDLED / filename
         if user is not None and (user / filename).is_file():
@@ -957,14 +1073,37 @@ def rules_fingerprint(rules: RuleSet | None) -> dict[str, str]:
     return out
 
 
-def code_fingerprint() -> str:
-    """SHA-256 over herkomst's own source files (a code change empties the cache)."""
+#: The modules whose code decides a year's cells: origin, tabulation and what they build on.
+#: Other modules (the CLI, protection, audit, synth, validation, ...) do not enter the key.
+CELL_MODULES: tuple[str, ...] = (
+    "codes.py",
+    "contract.py",
+    "engine.py",
+    "errors.py",
+    "origin.py",
+    "rules/__init__.py",
+    "tabulate.py",
+)
+
+
+def _code_digest() -> str:
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+    for name in CELL_MODULES:
+        digest.update(name.encode())
+        digest.update((root / name).read_bytes())
     return digest.hexdigest()
+
+
+#: Taken when this module is imported, so the key describes the code that runs, even when
+#: the files on disk are edited while a process runs.
+_CODE_DIGEST = _code_digest()
+
+
+def code_fingerprint() -> str:
+    """SHA-256 over the source of :data:`CELL_MODULES` as imported (a change there empties
+    the cache; edits to any other module do not)."""
+    return _CODE_DIGEST
 
 
 def software_version() -> str:
@@ -983,7 +1122,11 @@ class CacheEntry:
 
 
 class TablesCache:
-    """A folder of ``<key>/cells.parquet`` + ``<key>/meta.json``, one entry per year."""
+    """A folder of ``<key>/rows.parquet`` + ``<key>/meta.json``, one entry per year.
+
+    ``rows.parquet`` holds the year's table rows (:func:`cells_rows_sql`); its cells are
+    :func:`cells_unfold_sql` over them.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -993,7 +1136,7 @@ class TablesCache:
 
     def get(self, key: str) -> CacheEntry | None:
         folder = self.path(key)
-        meta_path, cells_path = folder / "meta.json", folder / "cells.parquet"
+        meta_path, cells_path = folder / "meta.json", folder / ROWS_FILE
         if not (meta_path.is_file() and cells_path.is_file()):
             return None
         try:
@@ -1005,15 +1148,15 @@ class TablesCache:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def cells(self, key: str) -> pa.Table:
-        return pq.read_table(self.path(key) / "cells.parquet")
+    def rows_path(self, key: str) -> Path:
+        return self.path(key) / ROWS_FILE
 
-    def put(self, key: str, cells: pa.Table, entry: CacheEntry) -> None:
+    def put(self, key: str, rows: pa.Table, entry: CacheEntry) -> None:
         folder = self.path(key)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
         try:
-            pq.write_table(cells, tmp / "cells.parquet", compression="zstd")
+            pq.write_table(rows, tmp / ROWS_FILE, compression="zstd")
             meta = {
                 "format": CACHE_FORMAT,
                 "key": key,
@@ -1078,9 +1221,12 @@ def compute_cells(
 ) -> CellsResult:
     """Population -> origin -> cells for every asked year, reusing cached years.
 
-    With ``cache_dir`` each year's cells are stored under the hash of everything they depend
-    on; a later run finds them there and computes only the other years. Without it every
-    year is computed. ``origin_step`` defaults to :func:`herkomst_origin`.
+    With ``cache_dir`` each year's table rows are stored under the hash of everything they
+    depend on; a later run finds them there and computes only the other years. Without it
+    every year is computed. Without ``origin_step`` origin is herkomst's, every year in one
+    pass (:func:`attach_origin_years`); a given step is called once per year. The result's
+    relation is a view over the stored rows (``<out_table>__computed__rows``,
+    ``<out_table>__reused__rows``).
     """
     rules = rules or RuleSet()
     cache = TablesCache(cache_dir) if cache_dir is not None else None
@@ -1095,52 +1241,73 @@ def compute_cells(
     accounting: dict[int, Accounting] = {y: e.accounting for y, e in hits.items()}
     pieces: list[str] = []
     classes: dict[str, tuple[str, ...]] = {}
-    if todo:
-        sub = _with_years(params, todo)
-        population = build_population(engine, sub, rules, out_table=staff_table)
-        accounting.update({a.year: a for a in population.accounting})
-        step = origin_step or herkomst_origin(params, rules)
-        staff_origin = f"{staff_table}_origin"
-        classes = attach_origin(
-            engine, sub, population.relation, step, out_table=staff_origin, rules=rules
-        )
-        # One year at a time: memory stays that of one year's cells.
-        for year in todo:
-            one = _with_years(params, (year,))
-            view = f"{staff_origin}__{year}"
-            engine.execute(
-                f'CREATE OR REPLACE VIEW "{view}" AS SELECT * FROM "{staff_origin}" WHERE year = {year}'
-            )
-            computed = f"{out_table}__{year}"
-            tabulate_cells(engine, one, view, rules, out_table=computed, classes=classes)
-            engine.execute(f'DROP VIEW "{view}"')
+    # Row order inside the engine does not matter: the cache and the release sort.
+    with unordered(engine):
+        if todo:
+            sub = _with_years(params, todo)
+            population = build_population(engine, sub, rules, out_table=staff_table)
+            accounting.update({a.year: a for a in population.accounting})
+            staff_origin = f"{staff_table}_origin"
+            if origin_step is None:
+                # herkomst's origin for every year in one pass (the family joins once).
+                classes = attach_origin_years(
+                    engine, sub, population.relation, out_table=staff_origin, rules=rules
+                )
+            else:
+                classes = attach_origin(
+                    engine,
+                    sub,
+                    population.relation,
+                    origin_step,
+                    out_table=staff_origin,
+                    rules=rules,
+                )
+            # Every computed year in one aggregation (year is a key of every grouping set).
+            computed = f"{out_table}__computed"
+            tabulate_cells(engine, sub, staff_origin, rules, out_table=computed, classes=classes)
             pieces.append(computed)
     # Rules the computed years loaded, else those the cached years recorded.
     provenance = {r["name"]: r for e in hits.values() for r in e.rules}
     provenance.update({r["name"]: r for r in rules.provenance()})
     rules_used = tuple(provenance[k] for k in sorted(provenance))
     if cache is not None:
+        order = ", ".join(
+            f"{c} ASC NULLS FIRST"
+            for c in ("definition", "scope", "policy_domain", "entity", "breakdown", *VARIABLES)
+        )
         for year in todo:
-            cells = sort_cells(
-                engine.arrow(f'SELECT * FROM "{out_table}__{year}"'),
-                params.definitions,
+            rows = engine.arrow(
+                f'SELECT * FROM "{out_table}__computed__rows" WHERE year = {int(year)}'
+                f" ORDER BY {order}"
             )
-            cache.put(keys[year], cells, CacheEntry(year, keys[year], accounting[year], rules_used))
-        for year, entry in sorted(hits.items()):
-            name = f"{out_table}__{year}"
-            engine.register(f"{name}__arrow", cache.cells(entry.key))
-            engine.create_table(name, f'SELECT * FROM "{name}__arrow"')
-            engine.con.unregister(f"{name}__arrow")
-            pieces.append(name)
+            cache.put(keys[year], rows, CacheEntry(year, keys[year], accounting[year], rules_used))
+            del rows
+        if hits:
+            # The reused years' rows in one table, read from the cached Parquet files; their
+            # cells are a view over them, as for computed years.
+            if not classes:
+                classes = definition_values(params, rules)
+            files = ", ".join(
+                "'" + str(cache.rows_path(hits[y].key)).replace("'", "''") + "'"
+                for y in sorted(hits)
+            )
+            reused = f"{out_table}__reused"
+            engine.create_table(f"{reused}__rows", f"SELECT * FROM read_parquet([{files}])")
+            _drop_relation(engine, reused)
+            unfold = cells_unfold_sql(f'"{reused}__rows"', params, classes)
+            engine.execute(f'CREATE VIEW "{reused}" AS {unfold}')
+            pieces.append(reused)
     columns = ", ".join(f'"{c}"' for c in CELL_COLUMNS)
     union = " UNION ALL ".join(f'SELECT {columns} FROM "{p}"' for p in pieces)
-    # A view over the per-year tables (no copy of a long series).
-    kind = engine.rows(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [out_table]
-    )
-    if kind and kind[0][0] != "VIEW":
-        engine.execute(f'DROP TABLE "{out_table}"')
-    engine.execute(f'CREATE OR REPLACE VIEW "{out_table}" AS {union}')
+    # A view over the pieces (no copy of a long series).
+    _drop_relation(engine, out_table)
+    engine.execute(f'CREATE VIEW "{out_table}" AS {union}')
+    # Pieces of an earlier run under the same name are no longer part of the view.
+    keep = {*pieces, *(f"{p}__rows" for p in pieces)}
+    ours = re.compile(re.escape(out_table) + r"__(computed|reused)(__rows)?")
+    for name, kind in engine.rows("SELECT table_name, table_type FROM information_schema.tables"):
+        if ours.fullmatch(str(name)) and name not in keep:
+            engine.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} "{name}"')
     return CellsResult(
         relation=out_table,
         params=params,

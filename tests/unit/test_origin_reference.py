@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from herkomst.engine import Engine
-from herkomst.origin import OriginParams, derive_origin, migration_rules
+from herkomst.origin import OriginParams, derive_origin, derive_origin_years, migration_rules
 from herkomst.rules import RuleSet
 from reference_origin import Person, Reference, load_register, sets_for
 
@@ -115,3 +115,38 @@ def test_sql_matches_reference_whole_register(engine: Engine, seed: int, eu_date
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_sql_matches_reference_population(engine: Engine, seed: int) -> None:
     check(engine, seed, 1500, dt.date(2024, 5, 1), scoped=True)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_all_years_in_one_pass_match_reference(engine: Engine, seed: int) -> None:
+    """derive_origin_years (used by the tables) equals the reference on each year's date."""
+    rng = random.Random(seed)
+    persons, nats = random_register(rng, 800)
+    load_register(engine, persons, nats)
+    rules = RuleSet()
+    eu_date = dt.date(2024, 5, 1)
+    years = [2005, 2012, 2015, 2020]
+    pairs = [(y, p.ssin) for y in years for p in rng.sample(persons, 300)]
+    engine.execute("CREATE OR REPLACE TABLE scope_y (year INTEGER, ssin VARCHAR)")
+    engine.execute(
+        "INSERT INTO scope_y SELECT unnest(?), unnest(?)",
+        [[y for y, _ in pairs], [s for _, s in pairs]],
+    )
+    params = OriginParams(reference_date=REF, eu_date=eu_date, generated_on=dt.date(2024, 5, 1))
+    name = derive_origin_years(engine, params, "scope_y", rules, out_table="origin_years")
+    got = {(r["year"], r["ssin"]): r for r in engine.arrow(f"SELECT * FROM {name}").to_pylist()}
+    assert sorted(got) == sorted(set(pairs))
+    refs = {
+        y: Reference(
+            persons, nats, dt.date(y, 12, 31), sets_for(rules, eu_date), migration_rules(rules)
+        )
+        for y in years
+    }
+    mismatches = []
+    for year, ssin in sorted(set(pairs)):
+        want = refs[year].classify(ssin)
+        row = got[(year, ssin)]
+        diff = {k: (row[k], want[k]) for k in want if row.get(k) != want[k]}
+        if diff:
+            mismatches.append((year, ssin, diff))
+    assert not mismatches, mismatches[:5]
