@@ -362,6 +362,15 @@ def migration_classes(rules: RuleSet) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.category for r in migration_rules(rules)))
 
 
+def class_column(definition: Definition | str) -> str:
+    """The origin-table column holding the classes of :func:`classes` for a definition.
+
+    ``national_origin`` holds the country; its classes are in ``national_origin_class``.
+    """
+    d = Definition(definition)
+    return "national_origin_class" if d is Definition.NATIONAL_ORIGIN else d.value
+
+
 def classes(definition: Definition | str, rules: RuleSet | None = None) -> tuple[str, ...]:
     """Every class a definition can give."""
     d = Definition(definition)

@@ -53,7 +53,14 @@ from .contract import VALIDATED_TYPES
 from .engine import Engine
 from .errors import InputError, InternalError, RuleError, UsageError
 from .origin import RULE_TABLES as ORIGIN_RULE_TABLES
-from .origin import Definition, OriginParams, derive_origin, derive_origin_years, unordered
+from .origin import (
+    Definition,
+    OriginParams,
+    class_column,
+    derive_origin,
+    derive_origin_years,
+    unordered,
+)
 from .origin import classes as definition_classes
 from .rules import BUNDLED, RuleSet, RuleTable, index
 
@@ -831,7 +838,7 @@ def attach_origin(
     Returns each definition's classes in table order (:func:`origin_classes`).
     """
     pieces: list[str] = []
-    defs = ", ".join(f'o."{d}"' for d in params.definitions)
+    defs = ", ".join(f'o."{class_column(d)}" AS "{d}"' for d in params.definitions)
     for year in sorted({int(r[0]) for r in engine.rows(f'SELECT DISTINCT year FROM "{staff}"')}):
         pop = f"{out_table}__pop_{year}"
         engine.create_table(pop, f'SELECT DISTINCT ssin FROM "{staff}" WHERE year = {year}')
@@ -839,7 +846,9 @@ def attach_origin(
             engine, params.reference_date(year), pop, f"{out_table}__origin_{year}"
         )
         have = set(engine.columns(origin_table))
-        lacking = [d for d in ("ssin", *params.definitions) if d not in have]
+        lacking = [
+            c for c in ("ssin", *(class_column(d) for d in params.definitions)) if c not in have
+        ]
         if lacking:
             raise InternalError(f"the origin table lacks column(s) {', '.join(lacking)}")
         piece = f"{out_table}__{year}"
@@ -888,7 +897,7 @@ def attach_origin_years(
     origin_table = derive_origin_years(
         engine, origin_params, staff, rules=rules, out_table=f"{out_table}__origin"
     )
-    defs = ", ".join(f'o."{d}"' for d in params.definitions)
+    defs = ", ".join(f'o."{class_column(d)}" AS "{d}"' for d in params.definitions)
     engine.create_table(
         out_table,
         f'SELECT s.*, {defs} FROM "{staff}" s'

@@ -111,3 +111,26 @@ def test_tables_bad_years_exit_2(
     assert code == 2
     assert "no row for year(s) 1995" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_tables_for_every_definition(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    rel = tmp_path / "rel"
+    defs = "eu15,eu,flanders2016,statbel,national_origin,migration_background"
+    code, _out, err = run(
+        monkeypatch, capsys, "tables", "--dwh", str(data / "dwh"),
+        "--personnel", str(data / "personnel.parquet"), "--entities", str(data / "entities.parquet"),
+        "--year", "2021", "--out", str(rel), "--definitions", defs, "--no-cache",
+    )  # fmt: skip
+    assert code == 0, err
+    cells = pq.read_table(rel / "cells.parquet").to_pylist()
+    top = [c for c in cells if c["scope"] == "administration" and c["breakdown"] == "total"]
+    totals = {c["count"] for c in top if c["origin"] == "total"}
+    assert len(totals) == 1  # the same people under every definition
+    for d in defs.split(","):
+        mine = [c for c in top if c["definition"] == d and c["origin"] != "total"]
+        split = any(c["origin"].startswith("unknown_") for c in mine)
+        # "unknown" is the sum of its parts where a definition splits it
+        parts = [c["count"] for c in mine if not (split and c["origin"] == "unknown")]
+        assert sum(parts) == next(iter(totals)), d
