@@ -472,6 +472,117 @@ def tables(
     out.print(f"service release: {result.release.out_dir} ({result.release.rows:,} cells)")
 
 
+WarehouseOpt = Annotated[
+    Path,
+    typer.Option(
+        "--warehouse",
+        help="Warehouse-side folder: project register, encrypted pseudonym vault, staging.",
+    ),
+]
+
+
+@app.command()
+def extract(
+    dwh: DwhOpt,
+    population: Annotated[
+        str, typer.Option("--population", help="federal, other_public or private.")
+    ],
+    sample: Annotated[
+        int, typer.Option("--sample", help="Persons to sample (authorized maximum).")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample draw.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder of the extract to deliver.")],
+    warehouse: WarehouseOpt = Path("warehouse"),
+    authorization: Annotated[
+        str, typer.Option("--authorization", help="Authorization id (e.g. 23-224) or a TOML file.")
+    ] = "23-224",
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="Project id (default: <authorization>-<population>)."),
+    ] = None,
+    design: Annotated[
+        str,
+        typer.Option("--design", help="simple, stratified_sex_age or stratified_first_year."),
+    ] = "simple",
+    target_k: Annotated[
+        int | None,
+        typer.Option(
+            "--target-k", help="Reduce the risk to k-anonymity >= K (recoding, suppression)."
+        ),
+    ] = None,
+    vault_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--vault-key-file",
+            help="File holding the vault key (else the HERKOMST_VAULT_KEY environment variable).",
+        ),
+    ] = None,
+    delivered_on: Annotated[
+        str | None, typer.Option("--delivered-on", help="Delivery date (default today).")
+    ] = None,
+    rules: RulesOpt = None,
+) -> None:
+    """Write a pseudonymised research extract with its codebook, manifest and risk report."""
+    from .extract import extract_from_dwh
+
+    with progress_bar() as bar:
+        bar.add_task("building the extract", total=None)
+        result = extract_from_dwh(
+            dwh,
+            out_dir,
+            warehouse,
+            population,
+            sample,
+            seed,
+            authorization=authorization
+            if not authorization.endswith(".toml")
+            else Path(authorization),
+            project=project,
+            design=design,
+            target_k=target_k,
+            key_file=vault_key_file,
+            delivered_on=_date(delivered_on, "--delivered-on"),
+            rules_dir=rules,
+        )
+    out.print(
+        f"extract: {result.persons:,} persons ({result.rows:,} person-years) sampled from "
+        f"{result.population_size:,}; delivery {result.delivery}",
+        soft_wrap=True,
+    )
+    if result.risk is not None:
+        o = result.risk.overall
+        out.print(
+            f"risk: k = {o['k']}, sample uniques = {o['sample_uniques']:,} (see risk_report.md)",
+            soft_wrap=True,
+        )
+    out.print(f"written: {result.out_dir}")
+
+
+@app.command()
+def retention(
+    today: Annotated[
+        str, typer.Option("--today", help="The date to apply retention on (YYYY-MM-DD).")
+    ],
+    warehouse: WarehouseOpt = Path("warehouse"),
+) -> None:
+    """Destroy expired projects' vault keys, mappings and staged copies; list owed confirmations."""
+    from .extract import retention as apply_retention
+
+    day = _date(today, "--today")
+    assert day is not None
+    report = apply_retention(warehouse, day)
+    for project, record in report.destroyed.items():
+        out.print(f"destroyed: project {project} ({len(record)} item(s) recorded)")
+    if not report.destroyed:
+        out.print("nothing has expired")
+    for p in report.pending_confirmations:
+        out.print(
+            f"awaiting confirmation of destruction: project {p.project}, delivery {p.delivery} "
+            f"of {p.delivered_on} to {p.recipient}",
+            soft_wrap=True,
+        )
+
+
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 

@@ -7,11 +7,13 @@ where each output is.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import Engine
+from .extract import extract_from_dwh, new_vault_key, retention
 from .origin import OriginParams, compare, crosstab_text, derive_origin, origin_to_parquet
 from .release import build_tables
 from .rules import RuleSet
@@ -24,6 +26,10 @@ Say = Callable[[str], None]
 #: The class that counts as "with a migration background" under each published definition.
 BACKGROUND_CLASS = {"eu": "outside", "eu15": "outside", "flanders2016": "with_background"}
 DEMO_YEARS = (2014, 2023)
+#: The extract is delivered inside 23/224's retention period; retention is then applied on a
+#: date after its end (2024-12-31).
+EXTRACT_DELIVERED_ON = dt.date(2024, 3, 1)
+RETENTION_CHECK_ON = dt.date(2025, 1, 15)
 ORIGIN_YEAR = 2021
 
 
@@ -143,4 +149,56 @@ def run_demo(out: Path, seed: int, say: Say | None = None) -> DemoResult:
             f"{', '.join(map(str, tables.computed_years)) or 'none'}, reused from the cache "
             f"{', '.join(map(str, tables.reused_years)) or 'none'}"
         )
+        tell("pseudonymised research extract (federal population, deliberation 23/224)")
+        demo_extract(out, data_dir, seed, result)
     return result
+
+
+def demo_extract(out: Path, data_dir: Path, seed: int, result: DemoResult) -> None:
+    """A federal sample extract delivered within the retention period, then its destruction.
+
+    The demo's warehouse side (project register, vault) is made anew on every run, with a
+    fresh key in a file readable only by its owner, as an operator would keep it.
+    """
+    warehouse = out / "warehouse"
+    if warehouse.exists():
+        shutil.rmtree(warehouse)
+    warehouse.mkdir(parents=True, mode=0o700)
+    key_file = warehouse / "vault.key"
+    key_file.write_text(new_vault_key() + "\n")
+    key_file.chmod(0o600)
+    target = warehouse / "staging" / "23-224-federal"
+    received = out / "delivered" / "23-224-federal"
+    if received.exists():
+        shutil.rmtree(received)
+    delivered = extract_from_dwh(
+        data_dir / "dwh",
+        target,
+        warehouse,
+        "federal",
+        10_000,
+        seed,
+        key_file=key_file,
+        delivered_on=EXTRACT_DELIVERED_ON,
+    )
+    # The transfer to the researchers: they keep their copy; the warehouse's staged copy is
+    # destroyed with the project's keys when retention ends.
+    shutil.copytree(target, received)
+    result.outputs["federal research extract, as the researchers received it"] = received
+    line = (
+        f"extract: {delivered.persons:,} persons, {delivered.rows:,} person-years, "
+        f"from a population of {delivered.population_size:,}"
+    )
+    if delivered.risk is not None:
+        line += (
+            f"; risk report: k = {delivered.risk.overall['k']}, "
+            f"sample uniques = {delivered.risk.overall['sample_uniques']:,}"
+        )
+    result.lines.append(line)
+    report = retention(warehouse, RETENTION_CHECK_ON)
+    result.lines.append(
+        f"retention on {RETENTION_CHECK_ON}: destroyed the vault of "
+        f"{', '.join(report.destroyed) or 'nothing'}; "
+        f"{len(report.pending_confirmations)} delivery(ies) await the recipient's confirmation"
+    )
+    result.outputs["project register and destruction records"] = warehouse
