@@ -8,10 +8,11 @@ SEED ?= 20231231
 
 .PHONY: demo test lint unit install clean bench bench-national lock
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-oracles.lock pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (herkomst needs Python 3.11)"; exit 2; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-oracles.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
