@@ -340,15 +340,8 @@ WITH person_def AS (
 ), counted AS (
     SELECT year, definition,
            {scope_case} AS scope,
-           CASE WHEN grouping(sex) = 0 AND grouping(age_class) = 0 AND grouping(level) = 0
-                 AND grouping(position) = 0 AND grouping(regime) = 0 THEN 'all'
-                WHEN grouping(sex) = 0 THEN 'sex'
-                WHEN grouping(age_class) = 0 THEN 'age_class'
-                WHEN grouping(level) = 0 THEN 'level'
-                WHEN grouping(position) = 0 THEN 'position'
-                WHEN grouping(regime) = 0 THEN 'regime'
-                ELSE 'total' END AS breakdown,
-           policy_domain, entity, sex, age_class, level, position, regime,
+           {breakdown_case} AS breakdown,
+           {counted_keys},
 {class_totals}
     FROM fine
     GROUP BY GROUPING SETS (
@@ -361,7 +354,7 @@ WITH person_def AS (
     UNION ALL SELECT year, policy_domain, entity, 'position', position FROM "{staff}"
     UNION ALL SELECT year, policy_domain, entity, 'regime', regime FROM "{staff}"
 ), cats AS (
-    SELECT year, {scope_case} AS scope, policy_domain, entity, variable, value
+    SELECT year, {scope_case} AS scope, {cats_keys}, variable, value
     FROM vars
     GROUP BY GROUPING SETS (
 {cat_sets}
@@ -533,10 +526,40 @@ def sort_cells(table: pa.Table, definitions: Sequence[str] = ()) -> pa.Table:
     return table.take(order)
 
 
-_SCOPE_CASE = (
-    "CASE WHEN grouping(entity) = 0 THEN 'entity' "
-    "WHEN grouping(policy_domain) = 0 THEN 'policy_domain' ELSE 'administration' END"
-)
+def _scope_case(scopes: Sequence[str]) -> str:
+    """The scope of a grouping set; ``grouping()`` only of columns some set groups by."""
+    whens = [
+        f"WHEN grouping({key}) = 0 THEN '{scope}'"
+        for scope, key in (("entity", "entity"), ("policy_domain", "policy_domain"))
+        if any(key in _SCOPE_KEYS[s] for s in scopes)
+    ]
+    return f"CASE {' '.join(whens)} ELSE 'administration' END" if whens else "'administration'"
+
+
+def _grouped_columns(
+    scopes: Sequence[str],
+    breakdowns: Sequence[str],
+    columns: Sequence[str] = ("policy_domain", "entity", *VARIABLES),
+) -> str:
+    """Key columns of a GROUPING SETS select: NULL for a column no grouping set groups by
+    (DuckDB refuses to select or ``grouping()`` a column that no set groups by)."""
+    used = {k for s in scopes for k in _SCOPE_KEYS[s]} | {
+        v for b in breakdowns for v in _BREAKDOWN_KEYS[b]
+    }
+    return ", ".join(c if c in used else f"CAST(NULL AS VARCHAR) AS {c}" for c in columns)
+
+
+def _breakdown_case(breakdowns: Sequence[str]) -> str:
+    """The breakdown of a grouping set; ``grouping()`` only of columns some set groups by."""
+    whens = []
+    if "all" in breakdowns:
+        every = " AND ".join(f"grouping({v}) = 0" for v in VARIABLES)
+        whens.append(f"WHEN {every} THEN 'all'")
+    used = {v for b in breakdowns for v in _BREAKDOWN_KEYS[b]}
+    whens += [f"WHEN grouping({v}) = 0 THEN '{v}'" for v in VARIABLES if v in used]
+    return f"CASE {' '.join(whens)} ELSE 'total' END" if whens else "'total'"
+
+
 _SCOPE_KEYS: dict[str, tuple[str, ...]] = {
     "administration": (),
     "policy_domain": ("policy_domain",),
@@ -624,7 +647,10 @@ def cells_rows_sql(
     )
     return CELLS_ROWS_SQL.format(
         person_def=person_def,
-        scope_case=_SCOPE_CASE,
+        scope_case=_scope_case(scopes),
+        breakdown_case=_breakdown_case(breakdowns),
+        counted_keys=_grouped_columns(scopes, breakdowns),
+        cats_keys=_grouped_columns(scopes, (), ("policy_domain", "entity")),
         class_sums=class_sums,
         class_totals=class_totals,
         cell_sets=cell_sets,

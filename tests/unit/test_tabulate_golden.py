@@ -221,3 +221,31 @@ def test_a_year_without_personnel_rows_is_refused() -> None:
     ds.load(eng)
     with pytest.raises(InputError, match=r"no row for year\(s\) 2022 \(years present: 2023\)"):
         build_population(eng, TableParams(years=(2022, 2023), generated_on=dt.date(2024, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("breakdowns", "scopes"),
+    [
+        (("total", "sex", "level"), ("administration", "policy_domain", "entity")),
+        (("regime",), ("entity",)),
+        (("all", "position"), ("administration",)),
+        (("total",), ("policy_domain",)),
+    ],
+)
+def test_a_subset_of_tables_equals_those_tables_of_the_full_run(
+    engine: Engine, breakdowns: tuple[str, ...], scopes: tuple[str, ...]
+) -> None:
+    # Asking for fewer breakdowns or scopes changes which tables exist, never their cells.
+    eng = Engine()
+    ds, origin = golden_dataset()
+    ds.load(eng)
+    params = TableParams(
+        years=(2023,), generated_on=dt.date(2024, 5, 1), breakdowns=breakdowns, scopes=scopes
+    )
+    compute_cells(eng, params, origin_step=origin)
+    b_in = ", ".join(f"'{b}'" for b in breakdowns)
+    s_in = ", ".join(f"'{s}'" for s in scopes)
+    want = computed(engine, f"breakdown IN ({b_in}) AND scope IN ({s_in})")
+    assert want
+    assert computed(eng, "true") == want
+    eng.close()
