@@ -8,15 +8,24 @@ SEED ?= 20231231
 
 .PHONY: demo test lint unit install clean bench bench-national lock
 
+# The enclave's sandbox (herkomst enclave run) needs bubblewrap; installed as root when missing.
+BWRAP_STEP = command -v bwrap >/dev/null 2>&1 || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; } \
+		|| echo "warning: could not install bubblewrap; herkomst enclave run needs it"; \
+	else echo "warning: bubblewrap (bwrap) is missing; herkomst enclave run needs it: sudo apt-get install -y bubblewrap"; fi; }
+
 $(STAMP): requirements.lock requirements-oracles.lock pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (herkomst needs Python 3.11)"; exit 2; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-oracles.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BWRAP_STEP)
 	@touch $(STAMP)
 
 install: $(STAMP)
+	@$(BWRAP_STEP)
 
 demo: $(STAMP)
 	$(BIN)/herkomst demo --out $(OUT) --seed $(SEED)

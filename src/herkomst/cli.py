@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
+from .enclave.cli import app as enclave_app
 from .engine import Engine
 from .errors import CheckFailed, ExitCode, HerkomstError, InternalError, MissingFile, UsageError
 from .validate import Dataset, ValidationOptions, ValidationReport, format_finding, load_dataset
@@ -241,6 +242,7 @@ origin_app = typer.Typer(
     no_args_is_help=False,
 )
 app.add_typer(origin_app, name="origin")
+app.add_typer(enclave_app, name="enclave")
 
 DefinitionsOpt = Annotated[
     str | None,

@@ -195,6 +195,7 @@ def demo_extract(out: Path, data_dir: Path, seed: int, result: DemoResult) -> No
             f"sample uniques = {delivered.risk.overall['sample_uniques']:,}"
         )
     result.lines.append(line)
+    demo_enclave(out, data_dir, warehouse, key_file, result)  # phase 2, before retention
     report = retention(warehouse, RETENTION_CHECK_ON)
     result.lines.append(
         f"retention on {RETENTION_CHECK_ON}: destroyed the vault of "
@@ -202,3 +203,80 @@ def demo_extract(out: Path, data_dir: Path, seed: int, result: DemoResult) -> No
         f"{len(report.pending_confirmations)} delivery(ies) await the recipient's confirmation"
     )
     result.outputs["project register and destruction records"] = warehouse
+
+
+#: Phase 2 is staged inside the retention period too.
+ENCLAVE_STAGED_ON = dt.date(2024, 6, 3)
+
+
+def demo_enclave(
+    out: Path, data_dir: Path, warehouse: Path, key_file: Path, result: DemoResult
+) -> None:
+    """Phase 2 of 23/224: the federal project's full population in the enclave.
+
+    Stages the project, runs the sample research script (a safe table, a risky table and a
+    differencing pair) in the sandbox, shows the check results, approves the safe table,
+    re-checks the rest against it (the differencing pair is caught), rejects the risky one,
+    exports the approved output and verifies the audit log.
+    """
+    from importlib.resources import files
+
+    from .enclave.auditlog import verify_log
+    from .enclave.review import decide, export, pending
+    from .enclave.sandbox import RunParams, run_script
+    from .enclave.stage import StageParams, stage
+    from .extract import read_vault_key
+
+    project = "23-224-federal"
+    staged = stage(
+        StageParams(
+            project=project,
+            warehouse=warehouse,
+            dwh=data_dir / "dwh",
+            population="federal",
+            staged_on=ENCLAVE_STAGED_ON,
+            actor="demo operator",
+        ),
+        read_vault_key(key_file),
+    )
+    ws = staged.workspace
+    result.lines.append(
+        f"enclave: staged {staged.persons:,} persons ({staged.rows:,} person-years) of "
+        f"{project}; {staged.kept:,} kept their phase-1 number, {staged.numbered_on:,} numbered on"
+    )
+    script = Path(str(files("herkomst.enclave.examples").joinpath("demo_research.py")))
+    run = run_script(RunParams(project, warehouse, script, actor="demo researcher"))
+    attempts = run.record["denied"]["audit_hook"]["attempts_total"]
+    result.lines.append(
+        f"enclave run {run.run_id}: exit status {run.exit_status} in {run.record['seconds']:.1f} s, "
+        f"{len(run.outputs)} outputs, {attempts} attempt(s) beyond the sandbox seen"
+    )
+    for name, status in run.outputs.items():
+        result.lines.append(f"  checked {name}: {status}")
+    decide(ws, "staff_by_age", True, "every count is at least 10", "demo supervisor")
+    result.lines.append("  approved staff_by_age (released); re-checking the pending outputs:")
+    for item in pending(ws, actor="demo supervisor"):
+        rules = ", ".join(f"{c['rule']} {c['status']}" for c in item.checks)
+        result.lines.append(f"  {item.name}: {item.status} ({rules})")
+        for c in item.checks:
+            if c["status"] == "fail":
+                result.lines.append(f"    {c['rule']}: {c['detail'][:150]}")
+        if item.suggestions:
+            result.lines.append(f"    suggestion: {item.suggestions[0][:150]}")
+    for name, why in (
+        ("origin_by_region", "cells below the threshold of 10"),
+        ("staff_by_age_known_region", "with staff_by_age it reveals small groups"),
+    ):
+        decide(ws, name, False, why, "demo supervisor")
+    exported = out / "enclave-export" / project
+    if exported.exists():
+        shutil.rmtree(exported)
+    done = export(ws, exported, actor="demo supervisor")
+    check = verify_log(ws.log, project)
+    result.lines.append(
+        f"enclave export: {', '.join(done.outputs)} with results.json and SHA256SUMS; "
+        f"{check.message()}"
+    )
+    result.outputs["enclave workspace (warehouse side: data, runs, outputs, log)"] = ws.root
+    result.outputs["enclave run record"] = run.run_dir / "record.json"
+    result.outputs["enclave export (approved outputs only)"] = exported

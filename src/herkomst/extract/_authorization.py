@@ -232,6 +232,7 @@ def load_extract_authorization(
     w = path.name
     top = {"id", "version", "kind", "title", "legal_basis", "date", "recipient", "purpose"}
     sections = {"period", "ages", "population", "sample", "pseudonym", "retention", "variables"}
+    sections |= {"enclave", "output_checking"}  # phase 2: validated by herkomst.enclave.rules
     _no_unknown(data, top | sections, w)
     if _req(data, "kind", str, w) != "pseudonymised_extract":
         raise RuleError(f"{w}: kind must be 'pseudonymised_extract' for an extract authorization")

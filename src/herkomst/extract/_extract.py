@@ -76,6 +76,9 @@ class ExtractParams:
     eu_date: dt.date | None = None
     risk: RiskParams | None = field(default_factory=RiskParams)
     csv: bool = True
+    # Phase 2 (the enclave, herkomst.enclave.stage): every person of the population instead of
+    # a sample, written on the warehouse side and not recorded as a delivery.
+    whole_population: bool = False
 
     def __post_init__(self) -> None:
         check_project_id(self.project)
@@ -247,7 +250,8 @@ def build_extract(
     rules = rules or RuleSet()
     auth = authorization
     pop = auth.population(params.population)
-    auth.check_sample(params.sample_size, params.design)
+    if not params.whole_population:
+        auth.check_sample(params.sample_size, params.design)
     y0 = params.first_year if params.first_year is not None else auth.first_year
     y1 = params.last_year if params.last_year is not None else auth.last_year
     auth.check_years(y0, y1)
@@ -328,7 +332,8 @@ def build_extract(
         frame = engine.arrow(f"SELECT ssin, stratum FROM {strata_t} ORDER BY stratum, ssin")
         ssins = frame.column("ssin").to_pylist()
         strata = frame.column("stratum").to_pylist()
-        picked, alloc = draw_sample(strata, ssins, params.sample_size, params.seed, pop.name)
+        size = len(ssins) if params.whole_population else params.sample_size
+        picked, alloc = draw_sample(strata, ssins, size, params.seed, pop.name)
         sample_ssins = [ssins[i] for i in picked]
         sample_strata = [strata[i] for i in picked]
         vault = Vault(params.warehouse / VAULT_DIR, vault_key)
@@ -486,8 +491,12 @@ def build_extract(
         (out_dir / "manifest.json").write_text(text, "utf-8")
         manifest_sha = hashlib.sha256(text.encode()).hexdigest()
         files["manifest.json"] = manifest_sha
-        delivery = record_delivery(
-            params.warehouse, params.project, params.delivered_on, out_dir, files, manifest_sha
+        delivery = (
+            0
+            if params.whole_population
+            else record_delivery(
+                params.warehouse, params.project, params.delivered_on, out_dir, files, manifest_sha
+            )
         )
     finally:
         for t in reversed(made):

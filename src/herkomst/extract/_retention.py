@@ -255,6 +255,31 @@ def _remove_staged(path: Path, project: str) -> bool:
     return True
 
 
+#: The enclave's workspaces (phase 2), ``herkomst.enclave.workspace.ENCLAVE_DIR``.
+ENCLAVE_DIR = "enclave"
+#: What of a project's enclave workspace holds personal data (the staged population, runs,
+#: outputs with their membership files); the hash-chained log and the released outputs'
+#: anonymous files stay as the record of what was done and released.
+ENCLAVE_PERSONAL = ("data", "runs", "outputs", "superseded")
+
+
+def _remove_enclave_data(warehouse: Path, project: str) -> list[str]:
+    """Remove the personal data of a project's enclave workspace; what was removed."""
+    root = warehouse / ENCLAVE_DIR / project
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    for name in ENCLAVE_PERSONAL:
+        path = root / name
+        if path.exists():
+            shutil.rmtree(path)
+            removed.append(name)
+    for member in sorted((root / "released").glob("*/membership.parquet")):
+        member.unlink()
+        removed.append(f"released/{member.parent.name}/membership.parquet")
+    return removed
+
+
 def retention(warehouse: Path, today: dt.date) -> RetentionReport:
     """Destroy what has expired on the warehouse side; list confirmations still owed."""
     destroyed: dict[str, dict[str, Any]] = {}
@@ -291,6 +316,7 @@ def retention(warehouse: Path, today: dt.date) -> RetentionReport:
             "destroyed_on": today.isoformat(),
             "vault_files_destroyed": vault_files,
             "staged_copies_removed": removed,
+            "enclave_removed": _remove_enclave_data(warehouse, project),
             "note": "warehouse-side destruction; the recipient must confirm destruction of "
             "every delivery on its side",
         }

@@ -1,0 +1,1 @@
+"""Example research scripts for the enclave (run with ``herkomst enclave run``)."""
