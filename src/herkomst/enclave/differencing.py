@@ -42,6 +42,7 @@ import duckdb
 import highspy
 import numpy as np
 
+from .._highs import new_highs
 from ..errors import InputError, InternalError
 from .outputs import MEMBERSHIP_FILE, OutputRecord
 
@@ -166,9 +167,7 @@ class _ComponentLP:
         lp.a_matrix_.start_ = np.searchsorted(C, np.arange(ncol + 1)).astype(np.int32)
         lp.a_matrix_.index_ = R.astype(np.int32)
         lp.a_matrix_.value_ = V
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
+        h = new_highs()
         h.passModel(lp)
         self.h = h
         self.ncol = ncol
