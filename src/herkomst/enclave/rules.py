@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from ..errors import RuleError
-from ..rules import BUNDLED
+from ..rules._toml import authorization_path, no_unknown, read_toml
 
 DEFAULT_AUTHORIZATION = "23-224"
 
@@ -122,13 +121,6 @@ class EnclaveRules:
         }
 
 
-def _resolve(name_or_path: str | Path) -> Path:
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = BUNDLED / f"authorization_{name_or_path}.toml"
-    return path
-
-
 def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     if key not in data:
         raise RuleError(f"{where}: missing section [{key}] (the enclave needs it)")
@@ -153,9 +145,7 @@ def _typed(sect: dict[str, Any], key: str, typ: type, where: str) -> Any:
 
 def _check_rules(sect: dict[str, Any], where: str) -> CheckRules:
     fields = {f.name: f for f in dataclasses.fields(CheckRules)}
-    extra = sorted(set(sect) - set(fields))
-    if extra:
-        raise RuleError(f"{where}: unknown key(s) {', '.join(extra)}")
+    no_unknown(sect, set(fields), where)
     if "clause" not in sect:
         raise RuleError(f"{where}: missing key 'clause'")
     values: dict[str, Any] = {}
@@ -183,9 +173,7 @@ def _check_rules(sect: dict[str, Any], where: str) -> CheckRules:
 
 def _run_limits(sect: dict[str, Any], where: str) -> RunLimits:
     allowed = {"wall_seconds", "memory_mb", "max_processes", "clause"}
-    extra = sorted(set(sect) - allowed)
-    if extra:
-        raise RuleError(f"{where}: unknown key(s) {', '.join(extra)}")
+    no_unknown(sect, allowed, where)
     limits = RunLimits(
         wall_seconds=_typed(sect, "wall_seconds", int, where),
         memory_mb=_typed(sect, "memory_mb", int, where),
@@ -203,14 +191,8 @@ def _run_limits(sect: dict[str, Any], where: str) -> RunLimits:
 
 def load_enclave_rules(name_or_path: str | Path = DEFAULT_AUTHORIZATION) -> EnclaveRules:
     """Load ``[enclave]`` and ``[output_checking]`` of an authorization; fail closed."""
-    path = _resolve(name_or_path)
-    if not path.is_file():
-        raise RuleError(f"{path}: authorization file not found")
-    raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RuleError(f"{path}: not a valid TOML file ({exc})") from None
+    path = authorization_path(name_or_path)
+    data, raw = read_toml(path)
     w = path.name
     auth_id = data.get("id")
     if not isinstance(auth_id, str) or not auth_id:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuthorizationError, RuleError, UsageError
-from ..rules import BUNDLED, RuleSet
+from ..rules import RuleSet
+from ..rules._toml import authorization_path, no_unknown, read_toml, req, section
 from ._catalog import Scheme, Variable, build_catalog
 
 DEFAULT_EXTRACT_AUTHORIZATION = "23-224"
@@ -189,123 +189,91 @@ class ExtractAuthorization:
 # -- loading --------------------------------------------------------------------------------
 
 
-def _req(d: Mapping[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
-    if key not in d:
-        raise RuleError(f"{where}: missing key '{key}'")
-    v = d[key]
-    if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
-        raise RuleError(f"{where}: key '{key}' has the wrong type ({type(v).__name__})")
-    return v
-
-
-def _no_unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    extra = sorted(set(d) - allowed)
-    if extra:
-        raise RuleError(f"{where}: unknown key(s) {', '.join(extra)}")
-
-
-def _section(d: Mapping[str, Any], key: str, allowed: set[str], where: str) -> dict[str, Any]:
-    sect = _req(d, key, dict, where)
-    _no_unknown(sect, allowed, f"{where} [{key}]")
-    return dict(sect)
-
-
 def load_extract_authorization(
     name_or_path: str | Path = DEFAULT_EXTRACT_AUTHORIZATION,
     rules_dir: Path | None = None,
     rules: RuleSet | None = None,
 ) -> ExtractAuthorization:
     """Load and validate an extract authorization by id (``23-224``) or path; fail closed."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        filename = f"authorization_{name_or_path}.toml"
-        path = BUNDLED / filename
-        if rules_dir is not None and (rules_dir / filename).is_file():
-            path = rules_dir / filename
-    if not path.is_file():
-        raise RuleError(f"{path}: authorization file not found")
-    raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RuleError(f"{path}: not a valid TOML file ({exc})") from None
+    path = authorization_path(name_or_path, rules_dir)
+    data, raw = read_toml(path)
     w = path.name
     top = {"id", "version", "kind", "title", "legal_basis", "date", "recipient", "purpose"}
     sections = {"period", "ages", "population", "sample", "pseudonym", "retention", "variables"}
     sections |= {"enclave", "output_checking"}  # phase 2: validated by herkomst.enclave.rules
-    _no_unknown(data, top | sections, w)
-    if _req(data, "kind", str, w) != "pseudonymised_extract":
+    no_unknown(data, top | sections, w)
+    if req(data, "kind", str, w) != "pseudonymised_extract":
         raise RuleError(f"{w}: kind must be 'pseudonymised_extract' for an extract authorization")
-    period = _section(data, "period", {"first_year", "last_year", "clause"}, w)
-    ages = _section(data, "ages", {"min", "max", "clause"}, w)
-    sample = _section(data, "sample", {"max_persons", "designs", "clause"}, w)
-    pseudo = _section(data, "pseudonym", {"method", "clause"}, w)
-    retention = _section(data, "retention", {"end", "clause"}, w)
-    pops_raw = _req(data, "population", dict, w)
+    period = section(data, "period", {"first_year", "last_year", "clause"}, w)
+    ages = section(data, "ages", {"min", "max", "clause"}, w)
+    sample = section(data, "sample", {"max_persons", "designs", "clause"}, w)
+    pseudo = section(data, "pseudonym", {"method", "clause"}, w)
+    retention = section(data, "retention", {"end", "clause"}, w)
+    pops_raw = req(data, "population", dict, w)
     pops: dict[str, PopulationRule] = {}
     for name, sect in pops_raw.items():
         pw = f"{w} [population.{name}]"
         if not isinstance(sect, dict):
             raise RuleError(f"{pw}: a table expected")
-        _no_unknown(sect, {"rule", "codes", "clause"}, pw)
+        no_unknown(sect, {"rule", "codes", "clause"}, pw)
         try:
-            rule = AuthorityRule(_req(sect, "rule", str, pw))
+            rule = AuthorityRule(req(sect, "rule", str, pw))
         except ValueError:
             raise RuleError(f"{pw}: rule must be in, not_in or null") from None
-        codes = _req(sect, "codes", list, pw)
+        codes = req(sect, "codes", list, pw)
         if not all(isinstance(c, str) and c for c in codes):
             raise RuleError(f"{pw}: codes must be a list of strings")
         if (rule is AuthorityRule.NULL) != (not codes):
             raise RuleError(f"{pw}: rule 'null' takes no codes, the other rules need codes")
-        pops[name] = PopulationRule(name, rule, tuple(codes), _req(sect, "clause", str, pw))
+        pops[name] = PopulationRule(name, rule, tuple(codes), req(sect, "clause", str, pw))
     if not pops:
         raise RuleError(f"{w}: no [population.*] section")
     catalog = build_catalog(rules or RuleSet())
     grants: dict[str, VariableGrant] = {}
-    for name, sect in _req(data, "variables", dict, w).items():
+    for name, sect in req(data, "variables", dict, w).items():
         vw = f"{w} [variables.{name}]"
         if name not in catalog:
             raise RuleError(f"{vw}: unknown variable (known: {', '.join(catalog)})")
         if not isinstance(sect, dict):
             raise RuleError(f"{vw}: a table expected")
-        _no_unknown(sect, {"finest", "clause"}, vw)
-        finest = _req(sect, "finest", str, vw)
+        no_unknown(sect, {"finest", "clause"}, vw)
+        finest = req(sect, "finest", str, vw)
         if finest not in {s.name for s in catalog[name].schemes}:
             raise RuleError(f"{vw}: unknown scheme '{finest}'")
-        grants[name] = VariableGrant(name, finest, _req(sect, "clause", str, vw))
+        grants[name] = VariableGrant(name, finest, req(sect, "clause", str, vw))
     if not grants:
         raise RuleError(f"{w}: no [variables.*] section")
-    designs_raw = _req(sample, "designs", list, f"{w} [sample]")
+    designs_raw = req(sample, "designs", list, f"{w} [sample]")
     try:
         designs = tuple(SampleDesign(d) for d in designs_raw)
     except ValueError:
         raise RuleError(f"{w} [sample]: designs must be among {', '.join(SampleDesign)}") from None
-    end = _req(retention, "end", dt.date, f"{w} [retention]")
-    method = _req(pseudo, "method", str, f"{w} [pseudonym]")
+    end = req(retention, "end", dt.date, f"{w} [retention]")
+    method = req(pseudo, "method", str, f"{w} [pseudonym]")
     if method != "random_permutation":
         raise RuleError(f"{w} [pseudonym]: method must be 'random_permutation'")
     auth = ExtractAuthorization(
-        id=_req(data, "id", str, w),
-        version=_req(data, "version", str, w),
-        title=_req(data, "title", str, w),
-        legal_basis=_req(data, "legal_basis", str, w),
-        date=str(_req(data, "date", (dt.date, str), w)),
-        recipient=_req(data, "recipient", str, w),
-        purpose=_req(data, "purpose", str, w),
-        first_year=_req(period, "first_year", int, f"{w} [period]"),
-        last_year=_req(period, "last_year", int, f"{w} [period]"),
-        period_clause=_req(period, "clause", str, f"{w} [period]"),
-        age_min=_req(ages, "min", int, f"{w} [ages]"),
-        age_max=_req(ages, "max", int, f"{w} [ages]"),
-        ages_clause=_req(ages, "clause", str, f"{w} [ages]"),
+        id=req(data, "id", str, w),
+        version=req(data, "version", str, w),
+        title=req(data, "title", str, w),
+        legal_basis=req(data, "legal_basis", str, w),
+        date=str(req(data, "date", (dt.date, str), w)),
+        recipient=req(data, "recipient", str, w),
+        purpose=req(data, "purpose", str, w),
+        first_year=req(period, "first_year", int, f"{w} [period]"),
+        last_year=req(period, "last_year", int, f"{w} [period]"),
+        period_clause=req(period, "clause", str, f"{w} [period]"),
+        age_min=req(ages, "min", int, f"{w} [ages]"),
+        age_max=req(ages, "max", int, f"{w} [ages]"),
+        ages_clause=req(ages, "clause", str, f"{w} [ages]"),
         populations=pops,
-        sample_max=_req(sample, "max_persons", int, f"{w} [sample]"),
+        sample_max=req(sample, "max_persons", int, f"{w} [sample]"),
         designs=designs,
-        sample_clause=_req(sample, "clause", str, f"{w} [sample]"),
+        sample_clause=req(sample, "clause", str, f"{w} [sample]"),
         pseudonym_method=method,
-        pseudonym_clause=_req(pseudo, "clause", str, f"{w} [pseudonym]"),
+        pseudonym_clause=req(pseudo, "clause", str, f"{w} [pseudonym]"),
         retention_end=end,
-        retention_clause=_req(retention, "clause", str, f"{w} [retention]"),
+        retention_clause=req(retention, "clause", str, f"{w} [retention]"),
         variables=grants,
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
