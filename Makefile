@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_validate.py --scale flanders
 	$(BIN)/python bench/bench_origin.py --scale flanders
 	$(BIN)/python bench/bench_tables.py
+	$(BIN)/python bench/bench_enclave.py
 
 bench-national: $(STAMP)
 	$(BIN)/python bench/bench_synth.py --scale belgium
