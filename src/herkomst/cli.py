@@ -395,6 +395,10 @@ def origin_compare(
         )
 
 
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def _years(year: int | None, years: str | None) -> tuple[int, ...]:
     if (year is None) == (years is None):
         raise UsageError("give exactly one of --year Y or --years FIRST-LAST")
@@ -436,20 +440,64 @@ def tables(
     country_map: CountryMapOpt = None,
     rules: RulesOpt = None,
     today: TodayOpt = None,
+    audience: Annotated[
+        str,
+        typer.Option(
+            "--audience",
+            help="service (every cell exact), entity:<code> (that entity's leading official) "
+            "or public (protected and audited).",
+        ),
+    ] = "service",
+    authorization: Annotated[
+        str, typer.Option("--authorization", help="Authorization id (e.g. 13-71) or a TOML file.")
+    ] = "13-71",
+    breakdowns: Annotated[
+        str | None,
+        typer.Option("--breakdowns", help="Comma-separated breakdowns (default: all seven)."),
+    ] = None,
+    scopes: Annotated[
+        str | None,
+        typer.Option("--scopes", help="Comma-separated scopes (default: all three)."),
+    ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="Ledger folder of what each audience already received (public releases "
+            "are protected together with it and added to it).",
+        ),
+    ] = None,
+    attackers: Annotated[
+        str,
+        typer.Option(
+            "--attackers", help="Public audit: public, insider:<entity> or all (default)."
+        ),
+    ] = "all",
+    generated_on: Annotated[
+        str | None,
+        typer.Option(
+            "--generated-on", help="Generation date YYYY-MM-DD (default today; EU = members then)."
+        ),
+    ] = None,
 ) -> None:
-    """Write the diversity tables of the staff (audience 'service': every cell exact)."""
+    """Write the diversity tables of the staff for one audience (default 'service')."""
+    from .authorization import load_authorization
+    from .ledger import Ledger
     from .release import build_tables
     from .rules import RuleSet
-    from .tabulate import TableParams
+    from .tabulate import BREAKDOWNS, SCOPES, TableParams
 
     params = TableParams(
         years=_years(year, years),
-        generated_on=dt.date.today(),
-        definitions=tuple(d.strip() for d in definitions.split(",") if d.strip()),
+        generated_on=_date(generated_on, "--generated-on") or dt.date.today(),
+        definitions=_list(definitions),
+        breakdowns=_list(breakdowns) if breakdowns else BREAKDOWNS,
+        scopes=_list(scopes) if scopes else SCOPES,
         min_age=min_age,
         max_age=max_age,
         eu_date=_date(eu_date, "--eu-date"),
     )
+    auth = load_authorization(authorization)
     with Engine() as eng, progress_bar() as bar:
         data = _load(eng, dwh, personnel, entities, country_map, today, bar)
         task = bar.add_task(f"tables for {len(params.years)} year(s)", total=None)
@@ -462,6 +510,10 @@ def tables(
             cache_dir=cache,
             use_cache=not no_cache,
             extra_manifest={"validation": data.report.as_dict()["totals"]},
+            audience=audience,
+            authorization=auth,
+            ledger=Ledger(ledger) if ledger is not None else None,
+            attackers=attackers,
         )
         bar.remove_task(task)
     if result.reused_years:
@@ -471,7 +523,58 @@ def tables(
         )
     if result.computed_years:
         out.print(f"computed: {', '.join(map(str, result.computed_years))}")
-    out.print(f"service release: {result.release.out_dir} ({result.release.rows:,} cells)")
+    prot = result.protection
+    out.print(f"{result.release.audience} release: {result.release.out_dir} "
+              f"({result.release.rows:,} cells)")  # fmt: skip
+    if result.audit is not None:
+        out.print(
+            f"protection: {prot['masked_primary_quantities']:,} cells shown as "
+            f"'{auth.public.small_label}', {prot['masked_secondary_quantities']:,} complementary "
+            f"suppressions, {len(prot['withheld_entities'])} entity(ies) withheld; audit passed "
+            f"({result.audit.summary['failed']} failures)"
+        )
+    elif prot.get("not_covered_by_authorization"):
+        out.print(f"[yellow]note:[/] {prot['note']}")
+    elif prot.get("personal_data"):
+        out.print(f"[yellow]personal data, not anonymous:[/] {prot.get('personal_data_note', '')}")
+
+
+@app.command()
+def audit(
+    release: Annotated[Path, typer.Argument(help="A public release folder.")],
+    attacker: Annotated[
+        str,
+        typer.Option(
+            "--attacker", help="public, insider:<entity> (needs --truth) or all (needs --truth)."
+        ),
+    ] = "public",
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="The service release of the same tables (warehouse side): what an insider "
+            "knows of his or her own entity, and a self-check of the intervals.",
+        ),
+    ] = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Solve every interval exactly (two LPs per cell).")
+    ] = False,
+) -> None:
+    """Audit a public release: the attacker's interval of every masked or withheld cell.
+
+    Writes audit.parquet and audit.json into the release folder; exit 1 when a cell falls
+    short of the authorization's requirement.
+    """
+    from .audit import audit_release
+
+    result = audit_release(release, attacker=attacker, truth=truth, exact=exact)
+    summ = result.summary
+    for att, a in sorted(summ["attackers"].items()):
+        n = sum(int(v) for v in a["targets"].values())
+        out.print(f"{att}: {n:,} cells audited, {a['failed']:,} short of the requirement")
+    if result.passed:
+        out.print(f"[green]audit passed[/]: {release}/audit.json")
+    result.raise_if_failed()
 
 
 WarehouseOpt = Annotated[

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .audit import audit_release
 from .engine import Engine
 from .extract import extract_from_dwh, new_vault_key, retention
+from .ledger import Ledger
 from .origin import OriginParams, compare, crosstab_text, derive_origin, origin_to_parquet
 from .release import build_tables
 from .rules import RuleSet
@@ -31,6 +33,10 @@ DEMO_YEARS = (2014, 2023)
 EXTRACT_DELIVERED_ON = dt.date(2024, 3, 1)
 RETENTION_CHECK_ON = dt.date(2025, 1, 15)
 ORIGIN_YEAR = 2021
+#: The tables of the demo's public release. The protection of all 42 tables of a Flemish-sized
+#: staff does not yet finish in reasonable time (docs/protection.md, "Scale"); a public release
+#: of fewer tables is a valid release (the audit rebuilds the relations from the keys).
+PUBLIC_DEMO_BREAKDOWNS = ("total", "sex")
 
 
 @dataclass
@@ -149,9 +155,71 @@ def run_demo(out: Path, seed: int, say: Say | None = None) -> DemoResult:
             f"{', '.join(map(str, tables.computed_years)) or 'none'}, reused from the cache "
             f"{', '.join(map(str, tables.reused_years)) or 'none'}"
         )
+        demo_protected(eng, out, release_dir, today, rules, {"files": data.inputs()}, result, tell)
         tell("pseudonymised research extract (federal population, deliberation 23/224)")
         demo_extract(out, data_dir, seed, result)
     return result
+
+
+def demo_protected(
+    eng: Engine,
+    out: Path,
+    service_dir: Path,
+    today: dt.date,
+    rules: RuleSet,
+    inputs: dict[str, object],
+    result: DemoResult,
+    tell: Say,
+) -> None:
+    """The last year's releases for an entity's leading official and for the public, and
+    the public one's audit against every attacker (the public and each official)."""
+    year = DEMO_YEARS[1]
+    params = TableParams(years=(year,), generated_on=today)
+    entity = str(
+        eng.scalar(
+            f"SELECT entity FROM personnel WHERE year = {year} "
+            "GROUP BY entity ORDER BY count(*) DESC, entity LIMIT 1"
+        )
+    )
+    tell(f"release {year} for the leading official of {entity} (exact, personal data)")
+    ent_dir = out / "releases" / f"entity-{entity}"
+    ent = build_tables(
+        eng, params, rules, ent_dir, inputs=inputs, cache_dir=out / ".herkomst-cache",
+        audience=f"entity:{entity}",
+    )  # fmt: skip
+    result.outputs[f"entity release {year} ({entity})"] = ent_dir
+    result.lines.append(
+        f"entity release {entity}: {ent.release.rows:,} cells of that entity only, exact; "
+        "the manifest marks it as personal data"
+    )
+    tell(
+        f"public release {year} ({', '.join(PUBLIC_DEMO_BREAKDOWNS)}): withheld entities, 1-5 "
+        "labels, complementary suppression, audit"
+    )
+    pub_dir = out / "releases" / "public"
+    ledger_dir = out / "ledger"
+    if ledger_dir.exists():  # the demo starts a new ledger on every run
+        shutil.rmtree(ledger_dir)
+    pub = build_tables(
+        eng, replace(params, breakdowns=PUBLIC_DEMO_BREAKDOWNS), rules, pub_dir, inputs=inputs,
+        cache_dir=out / ".herkomst-cache", audience="public", ledger=Ledger(ledger_dir),
+        attackers="all",
+    )  # fmt: skip
+    prot = pub.protection
+    result.outputs[f"public release {year} (audited)"] = pub_dir
+    result.lines.append(
+        f"public release {year}: {prot['masked_primary_quantities']:,} cells shown as 1-5, "
+        f"{prot['masked_secondary_quantities']:,} complementary suppressions, "
+        f"{len(prot['withheld_entities'])} entities under 50 staff withheld"
+    )
+    tell("auditing the public release again from its folder (herkomst audit)")
+    audited = audit_release(pub_dir, attacker="all", truth=service_dir)
+    audited.raise_if_failed()
+    summ = audited.summary
+    result.lines.append(
+        f"audit of the public release: {len(summ['attackers'])} attackers (the public and "
+        f"every entity's official), {summ['failed']} cells short of the requirement: passed"
+    )
 
 
 def demo_extract(out: Path, data_dir: Path, seed: int, result: DemoResult) -> None:

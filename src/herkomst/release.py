@@ -38,9 +38,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import xlsxwriter
 
+from .audit import AuditResult, without_timings, write_audit
+from .authorization import Audience, AudienceKind, Authorization, load_authorization
 from .engine import Engine
-from .errors import InternalError, UsageError
+from .errors import AuthorizationError, InternalError, UsageError
+from .ledger import Ledger
 from .origin import DEFAULT_DEFINITIONS, EU15_DATE
+from .protect import protect_public
 from .rules import RuleSet
 from .tabulate import (
     BREAKDOWNS,
@@ -794,10 +798,16 @@ def _category_label(variable: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class TablesResult:
-    """What ``herkomst tables`` did: the release written and where each year came from."""
+    """What ``herkomst tables`` did: the release written and where each year came from.
+
+    ``protection`` is the protection summary written to the manifest (audience, rules, what
+    was masked and why, the audit's summary); ``audit`` the public audit's full result.
+    """
 
     release: Release
     cells: CellsResult
+    protection: Mapping[str, Any]
+    audit: AuditResult | None = None
 
     @property
     def reused_years(self) -> tuple[int, ...]:
@@ -851,6 +861,24 @@ def tables_manifest(
     }
 
 
+def _with_service_columns(engine: Engine, service: str, protected: pa.Table, name: str) -> str:
+    """The protected cells with the service relation's column types and further columns
+    (reference date, names), so that every audience's release has one layout."""
+    engine.register(f"{name}_arrow", protected)
+    keys = list(CONTRACT_COLUMNS[:12])
+    have = engine.columns(service)
+    own = {"count", "percent", "shown", "status"}
+    types = dict(engine.rows(f'SELECT column_name, column_type FROM (DESCRIBE "{service}")'))
+    cols = ", ".join(
+        f'CAST(p."{c}" AS {types[c]}) AS "{c}"' if c in own else f's."{c}"' for c in have
+    )
+    on = " AND ".join(f's."{k}" IS NOT DISTINCT FROM p."{k}"' for k in keys)
+    engine.create_table(name, f'SELECT {cols} FROM "{name}_arrow" p JOIN "{service}" s ON {on}')
+    if engine.count(name) != protected.num_rows:
+        raise InternalError(f"protected cells do not match the service cells one to one ({name})")
+    return name
+
+
 def build_tables(
     engine: Engine,
     params: TableParams,
@@ -862,16 +890,80 @@ def build_tables(
     use_cache: bool = True,
     origin_step: OriginStep | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
+    audience: str = SERVICE,
+    authorization: Authorization | None = None,
+    ledger: Ledger | None = None,
+    attackers: str = "all",
 ) -> TablesResult:
-    """``herkomst tables``: the service release of every asked year in ``out_dir``.
+    """``herkomst tables``: the release of every asked year for ``audience`` in ``out_dir``.
 
     Expects the validated tables in ``engine`` (``herkomst.load``). ``inputs`` is recorded
     as the manifest's ``inputs`` (e.g. the loaded files' names and SHA-256). The cache folder
     defaults to ``<out_dir>/../.herkomst-cache``; ``use_cache=False`` computes every year.
+
+    The authorization (default: advice 13/71) must allow the audience, the definitions,
+    breakdowns, scopes and ages asked for (else :class:`AuthorizationError`). ``service``
+    gets every cell exact; ``entity:<code>`` exactly that entity's cells (personal data, the
+    manifest says so); ``public`` the protected cells, written only when the disclosure audit
+    against ``attackers`` (``public``, ``insider:<entity>`` or ``all``) passes
+    (else :class:`CheckFailed`, nothing written). ``ledger`` (public): earlier releases to
+    the same audience are protected together with this one, and this one is added to it.
     """
     rules = rules or RuleSet()
+    auth = authorization or load_authorization()
+    aud = Audience.parse(audience)
+    outside = [d for d in params.definitions if d not in auth.definitions]
+    if aud.kind is AudienceKind.SERVICE and outside:
+        # Tables under other definitions (issue 4: any definition on request) are the
+        # warehouse's methodological studies: allowed for the service, marked as not covered
+        # by the authorization, never for the entity or public audiences.
+        aud_rules = auth.check(aud, (), params.breakdowns, params.scopes)
+    else:
+        aud_rules = auth.check(aud, params.definitions, params.breakdowns, params.scopes)
+    if params.min_age < auth.age_min or params.max_age > auth.age_max:
+        raise AuthorizationError(
+            f"authorization {auth.id} covers staff aged {auth.age_min} to {auth.age_max}; "
+            f"ages {params.min_age} to {params.max_age} were asked"
+        )
     cache = (cache_dir or out_dir.resolve().parent / ".herkomst-cache") if use_cache else None
     cells = compute_cells(engine, params, rules, cache_dir=cache, origin_step=origin_step)
     manifest = {**tables_manifest(cells, rules, inputs), **dict(extra_manifest or {})}
-    release = write_release(engine, cells.relation, out_dir, manifest, SERVICE)
-    return TablesResult(release=release, cells=cells)
+    if aud.kind is AudienceKind.SERVICE:
+        protection: dict[str, Any] = {
+            "audience": SERVICE,
+            "authorization": auth.provenance(),
+            "clause": aud_rules.clause,
+            "personal_data": aud_rules.personal_data,
+            "protection": "none (exact)",
+        }
+        if outside:
+            protection["not_covered_by_authorization"] = outside
+            protection["note"] = (
+                f"definition(s) {', '.join(outside)} are not among those of authorization "
+                f"{auth.id}: for the diversity service's own methodological use, not to be "
+                "passed on"
+            )
+        manifest["protection"] = protection
+        manifest["authorization"] = auth.provenance()
+        release = write_release(engine, cells.relation, out_dir, manifest, SERVICE)
+        return TablesResult(release=release, cells=cells, protection=protection)
+    service_cells = engine.arrow(f'SELECT * FROM "{cells.relation}"')
+    protected, summary, result = protect_public(
+        service_cells, auth, aud, ledger=ledger, attackers=attackers
+    )
+    name = _with_service_columns(engine, cells.relation, protected, f"cells_{aud.slug}")
+    protection = without_timings(summary)
+    manifest["protection"] = protection
+    manifest["authorization"] = auth.provenance()
+    labels = {
+        auth.public.small_label: auth.public.small_label_nl,
+        auth.public.suppressed_label: auth.public.suppressed_label_nl,
+    }
+    release = write_release(engine, name, out_dir, manifest, str(aud), shown_labels=labels)
+    if result is not None:
+        # the audit's report (intervals, no true values); `herkomst audit` rewrites it, so it
+        # is not among the manifest's hashed files (the manifest holds the audit's summary)
+        write_audit(result, out_dir)
+    if ledger is not None and aud.kind is AudienceKind.PUBLIC:
+        ledger.record(aud, protected)
+    return TablesResult(release=release, cells=cells, protection=summary, audit=result)

@@ -1,0 +1,415 @@
+"""The long cell layout of a release and the additive relations between its cells.
+
+This module knows only the *layout* (CONTRACT.md "Releases written by the system"): the key
+columns, and which cells add up to which. It rebuilds the relations from the cell keys alone,
+so that the audit can work from a published release without knowing how it was protected.
+
+Relations (``total = sum of terms``), for every year and definition:
+
+- origin: ``total = inside + outside + unknown``; ``unknown = unknown_parents +
+  unknown_grandparents``;
+- single breakdown X: the X cells of a row sum to the ``total`` breakdown cell;
+- ``all``: for each variable X, the ``all`` cells with X = v sum to the X-breakdown cell X = v;
+- scope: the entity cells of a policy domain sum to the domain cell; the domain cells sum to
+  the administration cell;
+- definitions: the ``origin = total`` cells of every definition count the same people, so
+  they are one quantity (one variable, one decision to show or hide).
+
+Keys are coded as mixed-radix integers (one digit per key column), so building the relations
+of half a million cells is a few numpy sorts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InputError, InternalError
+
+KEY_COLUMNS: tuple[str, ...] = (
+    "year",
+    "definition",
+    "scope",
+    "policy_domain",
+    "entity",
+    "breakdown",
+    "sex",
+    "age_class",
+    "level",
+    "position",
+    "regime",
+    "origin",
+)
+VARIABLES: tuple[str, ...] = ("sex", "age_class", "level", "position", "regime")
+CELL_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "count", "percent", "shown", "status")
+ORIGIN_PARTS: tuple[str, ...] = ("inside", "outside", "unknown")
+UNKNOWN_PARTS: tuple[str, ...] = ("unknown_parents", "unknown_grandparents")
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class KeyCoder:
+    """Codes the key columns of cell tables as one int64 per cell (-1: not representable)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        missing = [c for c in KEY_COLUMNS if c not in table.column_names]
+        if missing:
+            raise InputError(f"cell table lacks column(s) {', '.join(missing)}")
+        self.values: dict[str, list[str]] = {}
+        self.mult: dict[str, int] = {}
+        m = 1
+        for col in reversed(KEY_COLUMNS):
+            arr = pc.cast(table[col], pa.string())
+            vals = sorted(v for v in pc.unique(arr).to_pylist() if v is not None)
+            if col == "origin":
+                vals = sorted(set(vals) | {"total", "unknown"})
+            if col == "breakdown":
+                vals = sorted(set(vals) | {"total", *VARIABLES})
+            if col == "scope":
+                vals = sorted(set(vals) | {"administration", "policy_domain", "entity"})
+            self.values[col] = vals
+            self.mult[col] = m
+            m *= len(vals) + 1
+        if m >= 2**62:
+            raise InternalError("too many distinct key values to code cells as int64")
+
+    def code(self, col: str, value: str | None) -> int:
+        """The digit of ``value`` in column ``col`` (0 for null, -1 if unknown)."""
+        if value is None:
+            return 0
+        vals = self.values[col]
+        i = int(np.searchsorted(np.array(vals, dtype=object), value))
+        return i + 1 if i < len(vals) and vals[i] == value else -1
+
+    def digits(self, table: pa.Table) -> dict[str, IntArray]:
+        out: dict[str, IntArray] = {}
+        for col in KEY_COLUMNS:
+            arr = pc.cast(table[col], pa.string())
+            dict_arr = pa.array(self.values[col], pa.string())
+            found = pc.fill_null(pc.index_in(arr, value_set=dict_arr), -1)
+            idx = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+            isnull = np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)
+            d = np.where(idx < 0, -1, idx + 1)
+            out[col] = np.where(isnull, 0, d).astype(np.int64)
+        return out
+
+    def encode(self, table: pa.Table) -> IntArray:
+        d = self.digits(table)
+        bad = np.zeros(table.num_rows, dtype=bool)
+        code = np.zeros(table.num_rows, dtype=np.int64)
+        for col in KEY_COLUMNS:
+            bad |= d[col] < 0
+            code += np.where(d[col] < 0, 0, d[col]) * self.mult[col]
+        return np.where(bad, -1, code)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Quantities and additive relations of a cell table.
+
+    ``qid[i]`` is the quantity of row ``i`` (rows of different definitions with origin
+    ``total`` share one quantity). Relation ``r`` says ``q[rel_total[r]] = sum of
+    q[rel_terms[rel_ptr[r]:rel_ptr[r + 1]]]``.
+    """
+
+    coder: KeyCoder
+    rcode: IntArray  # per row: coded key
+    qid: IntArray  # per row: quantity
+    n_q: int
+    rel_total: IntArray
+    rel_ptr: IntArray
+    rel_terms: IntArray
+    rel_kind: IntArray  # index into RELATION_KINDS
+
+    @property
+    def n_rel(self) -> int:
+        return int(self.rel_total.shape[0])
+
+    def members(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """All (relation, quantity, coefficient) triples; totals +1, terms -1."""
+        n = self.n_rel
+        counts = np.diff(self.rel_ptr)
+        rel_of_term = np.repeat(np.arange(n, dtype=np.int64), counts)
+        rel = np.concatenate([np.arange(n, dtype=np.int64), rel_of_term])
+        q = np.concatenate([self.rel_total, self.rel_terms])
+        coef = np.concatenate([np.ones(n), -np.ones(self.rel_terms.shape[0])])
+        return rel, q, coef
+
+
+RELATION_KINDS: tuple[str, ...] = (
+    "origin",
+    "unknown",
+    *(f"breakdown:{v}" for v in VARIABLES),
+    *(f"all:{v}" for v in VARIABLES),
+    "entity_in_domain",
+    "domain_in_administration",
+)
+
+
+def _relation_specs() -> list[tuple[str, str, tuple[str, ...], dict[str, str | None]]]:
+    """(kind, term filter column, allowed values, overrides of the parent key)."""
+    specs: list[tuple[str, str, tuple[str, ...], dict[str, str | None]]] = [
+        ("origin", "origin", ORIGIN_PARTS, {"origin": "total"}),
+        ("unknown", "origin", UNKNOWN_PARTS, {"origin": "unknown"}),
+    ]
+    for v in VARIABLES:
+        specs.append((f"breakdown:{v}", "breakdown", (v,), {"breakdown": "total", v: None}))
+    for v in VARIABLES:
+        over: dict[str, str | None] = {"breakdown": v}
+        over.update({w: None for w in VARIABLES if w != v})
+        specs.append((f"all:{v}", "breakdown", ("all",), over))
+    specs.append(
+        ("entity_in_domain", "scope", ("entity",), {"scope": "policy_domain", "entity": None})
+    )
+    specs.append(
+        (
+            "domain_in_administration",
+            "scope",
+            ("policy_domain",),
+            {"scope": "administration", "policy_domain": None},
+        )
+    )
+    return specs
+
+
+def build_structure(table: pa.Table) -> Structure:
+    """Quantities and relations of a cell table, from its keys only."""
+    n = table.num_rows
+    coder = KeyCoder(table)
+    digits = coder.digits(table)
+    rcode = np.zeros(n, dtype=np.int64)
+    for col in KEY_COLUMNS:
+        if (digits[col] < 0).any():  # pragma: no cover - the coder saw every value
+            raise InternalError(f"uncoded value in column {col}")
+        rcode += digits[col] * coder.mult[col]
+    order = np.argsort(rcode, kind="stable")
+    sorted_codes = rcode[order]
+    if n > 1 and (np.diff(sorted_codes) == 0).any():
+        dup = int(order[int(np.argmax(np.diff(sorted_codes) == 0))])
+        raise InputError(
+            f"cell table has duplicate keys (row {dup}): one row per cell of every table expected"
+        )
+    # Quantities: origin-total rows of every definition are one quantity.
+    total_code = coder.code("origin", "total")
+    is_total = digits["origin"] == total_code
+    qcode = rcode - np.where(is_total, digits["definition"] * coder.mult["definition"], 0)
+    _, first, inv = np.unique(qcode, return_index=True, return_inverse=True)
+    rank = np.empty(first.shape[0], dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.shape[0], dtype=np.int64)
+    qid = rank[inv.reshape(-1)]
+    n_q = int(first.shape[0])
+
+    groups: list[IntArray] = []
+    parents: list[IntArray] = []
+    terms: list[IntArray] = []
+    kinds: list[IntArray] = []
+    ndef = len(coder.values["definition"]) + 1
+    for k, (kind, col, allowed, over) in enumerate(_relation_specs()):
+        codes = [coder.code(col, a) for a in allowed]
+        mask = np.isin(digits[col], [c for c in codes if c > 0])
+        if not mask.any():
+            continue
+        rows = np.nonzero(mask)[0]
+        pcode = rcode[rows].copy()
+        ok = np.ones(rows.shape[0], dtype=bool)
+        for ocol, oval in over.items():
+            newd = coder.code(ocol, oval)
+            if newd < 0:
+                ok[:] = False
+                break
+            pcode += (newd - digits[ocol][rows]) * coder.mult[ocol]
+        pos = np.searchsorted(sorted_codes, pcode)
+        pos = np.minimum(pos, n - 1)
+        found = ok & (sorted_codes[pos] == pcode)
+        rows = rows[found]
+        prow = order[pos[found]]
+        disc = digits["definition"][rows] if kind in ("origin", "unknown") else np.zeros_like(rows)
+        group = (k * n_q + qid[prow]) * ndef + disc
+        groups.append(group)
+        parents.append(qid[prow])
+        terms.append(qid[rows])
+        kinds.append(np.full(rows.shape[0], k, dtype=np.int64))
+    if not groups:
+        empty = np.zeros(0, dtype=np.int64)
+        return Structure(coder, rcode, qid, n_q, empty, np.zeros(1, np.int64), empty, empty)
+    g = np.concatenate(groups)
+    p = np.concatenate(parents)
+    t = np.concatenate(terms)
+    kd = np.concatenate(kinds)
+    # One pair per (relation, term); relations in a deterministic order.
+    pair = np.lexsort((t, g))
+    g, p, t, kd = g[pair], p[pair], t[pair], kd[pair]
+    keep = np.ones(g.shape[0], dtype=bool)
+    keep[1:] = (g[1:] != g[:-1]) | (t[1:] != t[:-1])
+    g, p, t, kd = g[keep], p[keep], t[keep], kd[keep]
+    starts = np.nonzero(np.concatenate([[True], g[1:] != g[:-1]]))[0]
+    rel_ptr = np.concatenate([starts, [g.shape[0]]]).astype(np.int64)
+    return Structure(
+        coder=coder,
+        rcode=rcode,
+        qid=qid,
+        n_q=n_q,
+        rel_total=p[starts].astype(np.int64),
+        rel_ptr=rel_ptr,
+        rel_terms=t.astype(np.int64),
+        rel_kind=kd[starts].astype(np.int64),
+    )
+
+
+def empty_cells() -> pa.Table:
+    """An empty table in the contract's long layout."""
+    fields = [pa.field(c, pa.string()) for c in KEY_COLUMNS]
+    fields[0] = pa.field("year", pa.int32())
+    fields += [
+        pa.field("count", pa.int64()),
+        pa.field("percent", pa.float64()),
+        pa.field("shown", pa.string()),
+        pa.field("status", pa.string()),
+    ]
+    return pa.schema(fields).empty_table()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """The contract's columns in order and types (year int32, count int64, percent double)."""
+    missing = [c for c in KEY_COLUMNS if c not in table.column_names]
+    if missing:
+        raise InputError(f"cell table lacks column(s) {', '.join(missing)}")
+    schema = empty_cells().schema
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            cols.append(pc.cast(table[f.name], f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def round_half_away(x: FloatArray, digits: int = 1) -> FloatArray:
+    """Round half away from zero (what the contract asks of percentages)."""
+    f = 10.0**digits
+    # The tiny nudge undoes binary representation error (12.25 stored as 12.2499999...).
+    out: FloatArray = np.sign(x) * np.floor(np.abs(x) * f + 0.5 + 1e-9) / f
+    return out
+
+
+# -- units and blocks (the block decomposition of docs/protection.md) --------------------------
+
+LEVEL_ADMINISTRATION, LEVEL_DOMAIN, LEVEL_ENTITY = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Units:
+    """The units of a cell table: the administration, each policy domain and each entity, per
+    year. Every quantity belongs to exactly one unit (the origin ``total`` cells shared by
+    the definitions belong to the same unit)."""
+
+    q_unit: IntArray  # per quantity: its unit
+    year: IntArray  # per unit: the year (as coded)
+    level: IntArray  # per unit: LEVEL_ADMINISTRATION, LEVEL_DOMAIN or LEVEL_ENTITY
+    domain: IntArray  # per unit: the unit of its policy domain (-1 for the administration)
+    admin: IntArray  # per unit: the administration unit of its year (-1 if absent)
+    name: tuple[str, ...]  # per unit: entity code, policy-domain code or "administration"
+    unit_rel_ptr: IntArray  # CSR: relations with a member in unit u are
+    unit_rel: IntArray  # unit_rel[unit_rel_ptr[u]:unit_rel_ptr[u + 1]]
+
+    @property
+    def n_units(self) -> int:
+        return int(self.year.shape[0])
+
+    def relations_of(self, units: IntArray) -> IntArray:
+        parts = [self.unit_rel[self.unit_rel_ptr[u] : self.unit_rel_ptr[u + 1]] for u in units]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        out: IntArray = np.unique(np.concatenate(parts))
+        return out
+
+
+def build_units(table: pa.Table, s: Structure) -> Units:
+    """The units of ``table`` (the table ``s`` was built from)."""
+    coder = s.coder
+    d = coder.digits(table)
+    key = np.stack([d["year"], d["scope"], d["policy_domain"], d["entity"]], axis=1)
+    ukeys, row_unit = np.unique(key, axis=0, return_inverse=True)
+    row_unit = row_unit.reshape(-1).astype(np.int64)
+    q_unit = np.full(s.n_q, -1, dtype=np.int64)
+    q_unit[s.qid] = row_unit
+    dom_vals = coder.values["policy_domain"]
+    ent_vals = coder.values["entity"]
+    n = ukeys.shape[0]
+    level = np.zeros(n, dtype=np.int64)
+    names: list[str] = []
+    index: dict[tuple[int, int, int, int], int] = {
+        (int(a), int(b), int(c), int(e)): i for i, (a, b, c, e) in enumerate(ukeys)
+    }
+    sc_admin = coder.code("scope", "administration")
+    sc_dom = coder.code("scope", "policy_domain")
+    for i, (_, sc, dm, en) in enumerate(ukeys):
+        if sc == sc_admin:
+            level[i] = LEVEL_ADMINISTRATION
+            names.append("administration")
+        elif sc == sc_dom:
+            level[i] = LEVEL_DOMAIN
+            names.append(dom_vals[int(dm) - 1] if dm > 0 else "")
+        else:
+            level[i] = LEVEL_ENTITY
+            names.append(ent_vals[int(en) - 1] if en > 0 else "")
+    domain = np.full(n, -1, dtype=np.int64)
+    admin = np.full(n, -1, dtype=np.int64)
+    for i, (yr, _, dm, _) in enumerate(ukeys):
+        a = index.get((int(yr), sc_admin, 0, 0), -1)
+        admin[i] = a
+        if level[i] == LEVEL_DOMAIN:
+            domain[i] = i
+        elif level[i] == LEVEL_ENTITY:
+            domain[i] = index.get((int(yr), sc_dom, int(dm), 0), -1)
+    rel, q, _ = s.members()
+    pair = np.unique(q_unit[q] * max(s.n_rel, 1) + rel)
+    pu, pr = pair // max(s.n_rel, 1), pair % max(s.n_rel, 1)
+    ptr = np.searchsorted(pu, np.arange(n + 1)).astype(np.int64)
+    return Units(
+        q_unit=q_unit,
+        year=ukeys[:, 0].astype(np.int64),
+        level=level,
+        domain=domain,
+        admin=admin,
+        name=tuple(names),
+        unit_rel_ptr=ptr,
+        unit_rel=pr.astype(np.int64),
+    )
+
+
+def substructure(
+    s: Structure, rels: IntArray, extra: IntArray | None = None
+) -> tuple[Structure, IntArray]:
+    """The relations ``rels`` of ``s`` as a structure of their own.
+
+    Returns the local structure and, per local quantity, its global quantity (sorted); the
+    quantities ``extra`` are included even when in none of the relations.
+    """
+    starts, ends = s.rel_ptr[rels], s.rel_ptr[rels + 1]
+    lens = ends - starts
+    tot = s.rel_total[rels]
+    idx = np.repeat(starts - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(
+        int(lens.sum()), dtype=np.int64
+    )
+    terms = s.rel_terms[idx] if idx.size else np.zeros(0, dtype=np.int64)
+    parts = [tot, terms] + ([extra] if extra is not None else [])
+    gq: IntArray = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    local = Structure(
+        coder=s.coder,
+        rcode=np.zeros(0, dtype=np.int64),
+        qid=np.zeros(0, dtype=np.int64),
+        n_q=int(gq.shape[0]),
+        rel_total=np.searchsorted(gq, tot).astype(np.int64),
+        rel_ptr=ptr,
+        rel_terms=np.searchsorted(gq, terms).astype(np.int64),
+        rel_kind=s.rel_kind[rels].astype(np.int64),
+    )
+    return local, gq

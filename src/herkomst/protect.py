@@ -1,0 +1,1046 @@
+"""Disclosure control per audience (advice 13/71): exact, one entity, or public.
+
+- ``service``: every cell exact.
+- ``entity:<code>``: exactly that entity's cells, exact whatever its size; the summary says
+  the release is personal data, not anonymous (advice 13/71, points 14-15).
+- ``public``: entities under the minimum size withheld (absent); counts 1-4 labelled ``1-5``
+  with their percentage hidden (primary); then complementary (secondary) suppression over the
+  whole linked set at once (every breakdown, scope and definition; an origin ``total`` is one
+  quantity for every definition) until the independent LP audit (:mod:`herkomst.audit`)
+  passes for the public and for every entity's leading official (insider), together with what
+  the audience already received (the ledger).
+
+Complementary suppression (:func:`suppress`) is a deterministic heuristic in rounds:
+
+1. *local rules*, vectorised over every additive relation: interval arithmetic on the
+   relation alone (hidden members within their label bounds) must leave every ``1-5`` cell
+   the whole range 1..4 and every withheld cell unpinned (and the range 1..4 when it may be
+   small); an entity-in-domain relation with hidden cells has at least three of them (an
+   insider knows one). A relation that fails hides its cheapest published member: the
+   smallest non-zero count (zeros are never complementary suppressions, so an ``x`` means
+   at least 5), preferring one that closes the gap, never the administration grand total.
+   Repeat to a fixpoint.
+2. *audit*: the LP audit (all attackers); for each cell that falls short, hide the cheapest
+   published member of one of its relations; back to 1.
+
+:func:`exact_suppression` solves the same local model as a mixed-integer program (HiGHS) to
+the minimum number of suppressions, then completes it with the audit in the same way: the
+yardstick for how many cells the heuristic hides too many.
+
+Percentages: a percentage is shown only with its count and its row total (a rounded
+percentage times a published total narrows a hidden count, and a percentage of a published
+count narrows a hidden total), never for a masked cell.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._cells import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Structure,
+    build_structure,
+    conform,
+)
+from ._highs import new_highs
+from .audit import (
+    BLOCKS_FROM,
+    WITHHELD_STATUS,
+    AuditResult,
+    attacker_view,
+    audit,
+)
+from .authorization import Audience, AudienceKind, Authorization, PublicRules
+from .errors import AuthorizationError, CheckFailed, InputError, InternalError
+from .ledger import Ledger
+
+STATUS_PUBLISHED = "published"
+STATUS_PRIMARY = "masked_primary"
+STATUS_SECONDARY = "masked_secondary"
+
+_P, _W, _S = 1, 2, 3  # hidden classes: primary, withheld, secondary (0 = published)
+
+
+def _to_table(cells: Any) -> pa.Table:
+    if isinstance(cells, pa.Table):
+        return cells
+    for name in ("fetch_arrow_table", "to_arrow_table", "arrow"):
+        fn = getattr(cells, name, None)
+        if fn is not None:
+            out = fn()
+            if isinstance(out, pa.RecordBatchReader):
+                out = out.read_all()
+            if isinstance(out, pa.Table):
+                return out
+    raise InputError(f"cells: a pyarrow Table or a DuckDB relation expected, got {type(cells)}")
+
+
+def _check_allowed(cells: pa.Table, auth: Authorization, audience: Audience) -> None:
+    def vals(c: str) -> list[str]:
+        return [v for v in pc.unique(cells[c]).to_pylist() if v is not None]
+
+    auth.check(audience, vals("definition"), vals("breakdown"), vals("scope"))
+
+
+def protect(
+    cells: Any,
+    authorization: Authorization,
+    audience: str | Audience,
+    ledger: Ledger | pa.Table | None = None,
+    *,
+    method: str = "repair",
+    attackers: str = "all",
+    max_rounds: int = 40,
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Protect the service cells for an audience; return (cells to release, summary).
+
+    For ``public`` the returned cells have passed the audit (else :class:`CheckFailed`);
+    ``summary["audit"]`` holds its summary and ``summary["audit_result"]`` is not included
+    (use :func:`protect_public` for the :class:`AuditResult`).
+    """
+    out, summary, _ = protect_public(
+        cells, authorization, audience, ledger, method=method, attackers=attackers,
+        max_rounds=max_rounds,
+    )  # fmt: skip
+    return out, summary
+
+
+def protect_public(
+    cells: Any,
+    authorization: Authorization,
+    audience: str | Audience,
+    ledger: Ledger | pa.Table | None = None,
+    *,
+    method: str = "repair",
+    attackers: str = "all",
+    max_rounds: int = 40,
+) -> tuple[pa.Table, dict[str, Any], AuditResult | None]:
+    """:func:`protect`, also returning the final :class:`AuditResult` (public only)."""
+    t0 = time.perf_counter()
+    aud = audience if isinstance(audience, Audience) else Audience.parse(audience)
+    table = conform(_to_table(cells))
+    _check_allowed(table, authorization, aud)
+    rules = authorization.audience_rules(aud)
+    base: dict[str, Any] = {
+        "audience": str(aud),
+        "authorization": authorization.provenance(),
+        "clause": rules.clause,
+        "personal_data": rules.personal_data,
+    }
+    if aud.kind is AudienceKind.SERVICE:
+        base.update({"cells": table.num_rows, "exact": True, "protection": "none (exact)"})
+        return table, base, None
+    if aud.kind is AudienceKind.ENTITY:
+        mask = pc.and_(pc.equal(table["scope"], "entity"), pc.equal(table["entity"], aud.entity))
+        out = table.filter(pc.fill_null(mask, False))
+        if out.num_rows == 0:
+            raise AuthorizationError(
+                f"audience '{aud}': no entity '{aud.entity}' in the cells "
+                f"(authorization {authorization.id}, {rules.clause}: one entity's own cells)"
+            )
+        base.update(
+            {
+                "cells": out.num_rows,
+                "exact": True,
+                "entity": aud.entity,
+                "protection": "none (exact, one entity)",
+                "personal_data_note": rules.personal_data_note,
+            }
+        )
+        return out, base, None
+    led = ledger
+    if isinstance(ledger, Ledger):
+        led = ledger.load(aud, pc.unique(table["year"]).to_pylist())
+    assert led is None or isinstance(led, pa.Table)
+    out, summary, result = _protect_public(table, authorization, led, method, attackers, max_rounds)
+    summary.update(base)
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    return out, summary, result
+
+
+# -- the public audience -----------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """The suppression problem on the attacker's view of the release."""
+
+    view: pa.Table
+    s: Structure
+    v: FloatArray  # true value per quantity
+    cls: IntArray  # 0 published, _P, _W, _S
+    lb: FloatArray
+    ub: FloatArray
+    forbidden: BoolArray  # may never become a complementary suppression
+    rules: PublicRules
+
+
+def _withheld(table: pa.Table, rules: PublicRules) -> list[dict[str, Any]]:
+    m = pc.and_(
+        pc.and_(pc.equal(table["scope"], "entity"), pc.equal(table["breakdown"], "total")),
+        pc.equal(table["origin"], "total"),
+    )
+    sizes = table.filter(pc.fill_null(m, False)).select(
+        ["year", "policy_domain", "entity", "count"]
+    )
+    seen: dict[tuple[int, str, str], int] = {}
+    for r in sizes.to_pylist():
+        seen[(int(r["year"]), str(r["policy_domain"]), str(r["entity"]))] = int(r["count"] or 0)
+    return [
+        {
+            "year": y,
+            "policy_domain": d,
+            "entity": e,
+            "reason": f"fewer than {rules.min_entity_size} staff",
+        }
+        for (y, d, e), n in sorted(seen.items())
+        if n < rules.min_entity_size
+    ]
+
+
+def _build_state(
+    table: pa.Table, rules: PublicRules, withheld: list[dict[str, Any]], ledger: pa.Table | None
+) -> _State:
+    wset = {(w["year"], w["entity"]) for w in withheld}
+    years = table["year"].to_pylist()
+    ents = table["entity"].to_pylist()
+    keep = np.array([(y, e) not in wset for y, e in zip(years, ents, strict=True)], dtype=bool)
+    pub0 = table.filter(pa.array(keep))
+    view = attacker_view(pub0, withheld)
+    s = build_structure(view)
+    # true value per quantity (absent combinations of a withheld entity are 0)
+    v = np.zeros(s.n_q)
+    code = s.coder.encode(table)
+    order = np.argsort(s.rcode, kind="stable")
+    pos = np.minimum(np.searchsorted(s.rcode[order], code), s.rcode.shape[0] - 1)
+    hit = (code >= 0) & (s.rcode[order][pos] == code)
+    counts = table["count"].to_numpy(zero_copy_only=False).astype(np.float64)
+    if np.isnan(counts).any():
+        raise InputError("cells for protection must carry every count (the service cells)")
+    v[s.qid[order[pos[hit]]]] = counts[hit]
+    cls = np.zeros(s.n_q, dtype=np.int64)
+    lb = np.zeros(s.n_q)
+    ub = np.full(s.n_q, np.inf)
+    status = view["status"].to_pylist()
+    wrow = np.array([st == WITHHELD_STATUS for st in status], dtype=bool)
+    small = (v >= rules.small_count_min) & (v <= rules.small_count_max)
+    qw = np.unique(s.qid[wrow])
+    cls[small] = _P
+    cls[qw] = _W
+    lb[cls == _P] = rules.small_count_min
+    ub[cls == _P] = rules.small_count_max
+    bd = view["breakdown"].to_pylist()
+    org = view["origin"].to_pylist()
+    wtot = wrow & np.array([b == "total" and o == "total" for b, o in zip(bd, org, strict=True)])
+    ub[s.qid[wtot]] = max(rules.min_entity_size - 1, 0)
+    if rules.zeros_sensitive:
+        cls[(v == 0) & (cls == 0)] = _S
+    forbidden = np.zeros(s.n_q, dtype=bool)
+    if not rules.zeros_sensitive:
+        forbidden |= v == 0
+    if "administration_total" in rules.never_suppress:
+        sc = view["scope"].to_pylist()
+        grand = np.array(
+            [
+                a == "administration" and b == "total" and o == "total"
+                for a, b, o in zip(sc, bd, org, strict=True)
+            ],
+            dtype=bool,
+        )
+        forbidden[s.qid[grand]] = True
+    if ledger is not None and ledger.num_rows:
+        lcode = s.coder.encode(conform(ledger))
+        lpos = np.minimum(np.searchsorted(s.rcode[order], lcode), s.rcode.shape[0] - 1)
+        lhit = (lcode >= 0) & (s.rcode[order][lpos] == lcode)
+        lcount = ledger["count"].to_numpy(zero_copy_only=False).astype(np.float64)
+        known = lhit & ~np.isnan(lcount)
+        lq = s.qid[order[lpos[known]]]
+        if (np.abs(v[lq] - lcount[known]) > 0.5).any():
+            raise CheckFailed(
+                "the ledger holds different counts for cells of this year: revising an "
+                "already published year is not supported (differencing the two versions "
+                "is not modelled); start a new ledger only with the data protection officer's consent"
+            )
+        forbidden[lq] = True
+    _set_bounds(cls, lb, ub, rules)
+    return _State(view, s, v, cls, lb, ub, forbidden, rules)
+
+
+def _set_bounds(cls: IntArray, lb: FloatArray, ub: FloatArray, rules: PublicRules) -> None:
+    sec = cls == _S
+    lb[sec] = rules.hidden_lower
+    ub[sec] = np.inf
+
+
+def _local_failures(st: _State) -> tuple[IntArray, IntArray, FloatArray]:
+    """Relations whose own arithmetic leaves a target cell short: (relation, target, gap).
+
+    gap > 0: the target needs that much more room upwards; gap < 0: downwards; gap = 0: any
+    additional suppression (pinned, or an insider-exposed entity relation).
+    """
+    s, rules = st.s, st.rules
+    rel, q, coef = s.members()
+    hidden = st.cls[q] > 0
+    lo_c = np.where(coef > 0, st.lb[q], -st.ub[q])
+    hi_c = np.where(coef > 0, st.ub[q], -st.lb[q])
+    lo_c = np.where(hidden, lo_c, coef * st.v[q])
+    hi_c = np.where(hidden, hi_c, coef * st.v[q])
+    n = s.n_rel
+    inf_lo = np.isinf(lo_c)
+    inf_hi = np.isinf(hi_c)
+    s_lo = np.bincount(rel, weights=np.where(inf_lo, 0.0, lo_c), minlength=n)
+    s_hi = np.bincount(rel, weights=np.where(inf_hi, 0.0, hi_c), minlength=n)
+    n_lo = np.bincount(rel, weights=inf_lo.astype(np.float64), minlength=n)
+    n_hi = np.bincount(rel, weights=inf_hi.astype(np.float64), minlength=n)
+    n_hidden = np.bincount(rel, weights=hidden.astype(np.float64), minlength=n)
+    # others' sum interval, for every member
+    o_lo = np.where(n_lo[rel] - inf_lo > 0, -np.inf, s_lo[rel] - np.where(inf_lo, 0.0, lo_c))
+    o_hi = np.where(n_hi[rel] - inf_hi > 0, np.inf, s_hi[rel] - np.where(inf_hi, 0.0, hi_c))
+    # coef*x = -others
+    x_lo = np.where(coef > 0, -o_hi, o_lo)
+    x_hi = np.where(coef > 0, -o_lo, o_hi)
+    x_lo = np.maximum(x_lo, st.lb[q])
+    x_hi = np.minimum(x_hi, st.ub[q])
+    smin, smax = float(rules.small_count_min), float(rules.small_count_max)
+    c = st.cls[q]
+    is_p, is_w = c == _P, c == _W
+    gap = np.zeros(rel.shape[0])
+    fail = np.zeros(rel.shape[0], dtype=bool)
+    # primary: the whole label range
+    up = is_p & (x_hi < smax - 1e-9)
+    down = is_p & (x_lo > smin + 1e-9)
+    # withheld: not pinned; when possibly small, reach 1 and 4
+    pinned = is_w & (x_hi - x_lo < 1 - 1e-9) & (x_hi > 1e-9)
+    maybe_small = is_w & (x_lo < smax + 1 - 1e-9) & (x_hi > 1e-9)
+    up |= maybe_small & (x_hi < smax - 1e-9)
+    down |= maybe_small & (x_lo > smin + 1e-9)
+    if rules.zeros_sensitive:
+        pinned |= (c == _S) & (x_hi - x_lo < 1 - 1e-9)
+    gap = np.where(up, smax - x_hi, gap)
+    gap = np.where(down & ~up, -(x_lo - smin), gap)
+    fail = up | down | pinned
+    # an insider knows one entity: an entity-in-domain relation needs three hidden cells
+    kind_ent = s.rel_kind == _kind_index("entity_in_domain")
+    ins = kind_ent[rel] & (n_hidden[rel] > 0) & (n_hidden[rel] < 3) & hidden & (c != _S)
+    fail |= ins
+    gap = np.where(ins & ~(up | down), 0.0, gap)
+    m = np.nonzero(fail)[0]
+    return rel[m], q[m], gap[m]
+
+
+def _kind_index(name: str) -> int:
+    from ._cells import RELATION_KINDS
+
+    return RELATION_KINDS.index(name)
+
+
+def _choose(st: _State, rels: IntArray, gaps: FloatArray) -> IntArray:
+    """For each failing relation, its cheapest published member (deterministic)."""
+    if rels.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    s = st.s
+    # one gap per relation: the largest upward need, else any
+    order = np.lexsort((-np.abs(gaps), rels))
+    rels, gaps = rels[order], gaps[order]
+    first = np.concatenate([[True], rels[1:] != rels[:-1]])
+    rels, gaps = rels[first], gaps[first]
+    rel, q, coef = s.members()
+    sel = np.isin(rel, rels)
+    rel, q, coef = rel[sel], q[sel], coef[sel]
+    cand = (st.cls[q] == 0) & ~st.forbidden[q]
+    rel, q, coef = rel[cand], q[cand], coef[cand]
+    if rel.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    g = gaps[np.searchsorted(rels, rel)]
+    room_up = np.where(coef > 0, np.inf, st.v[q] - st.rules.hidden_lower)
+    fixes = (g <= 0) | (room_up >= g - 1e-9)
+    key = np.lexsort((q, st.v[q], ~fixes, rel))
+    rel, q = rel[key], q[key]
+    first = np.concatenate([[True], rel[1:] != rel[:-1]])
+    out: IntArray = np.unique(q[first])
+    return out
+
+
+def _hide(st: _State, qs: IntArray) -> int:
+    qs = qs[st.cls[qs] == 0]
+    st.cls[qs] = _S
+    _set_bounds(st.cls, st.lb, st.ub, st.rules)
+    return int(qs.size)
+
+
+def _derivable(st: _State) -> IntArray:
+    """Relations through which an attacker computes a hidden cell by chained differencing.
+
+    Elimination as the audit starts it: a relation with one unknown gives it away; the cell
+    is then known and may give away the next. Cells given away as 0 below a published 0 are
+    left alone (no suppression can protect them).
+    """
+    s = st.s
+    rel, q, _ = s.members()
+    known = st.cls == 0
+    out: list[IntArray] = []
+    for _ in range(1000):
+        unk = ~known[q]
+        cnt = np.bincount(rel, weights=unk.astype(np.float64), minlength=s.n_rel)
+        single = cnt == 1
+        if not single.any():
+            break
+        m = unk & single[rel]
+        qs = q[m]
+        # relations that derive a nonzero cell, or a cell of a relation with a published
+        # nonzero member (something could be hidden)
+        useful = st.v[qs] > 0
+        out.append(rel[m][useful])
+        known[qs] = True
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
+
+
+def _local_fixpoint(st: _State, max_iter: int = 500) -> int:
+    added = 0
+    for _ in range(max_iter):
+        rels, _, gaps = _local_failures(st)
+        pick = _choose(st, rels, gaps)
+        n = _hide(st, pick)
+        if n == 0:
+            drels = _derivable(st)
+            n = _hide(st, _choose(st, drels, np.zeros(drels.size)))
+            if n == 0:
+                break
+        added += n
+    return added
+
+
+def _published_table(st: _State) -> pa.Table:
+    """The release as the public sees it (withheld entities absent)."""
+    view, s, rules = st.view, st.s, st.rules
+    keep = np.array([x != WITHHELD_STATUS for x in view["status"].to_pylist()], dtype=bool)
+    q = s.qid
+    cls = st.cls[q]
+    counts = st.v[q]
+    # percentages: only with a published count and a published row total
+    origin_d = s.coder.digits(view)["origin"]
+    tcode = s.rcode + (s.coder.code("origin", "total") - origin_d) * s.coder.mult["origin"]
+    order = np.argsort(s.rcode, kind="stable")
+    pos = np.minimum(np.searchsorted(s.rcode[order], tcode), s.rcode.shape[0] - 1)
+    found = s.rcode[order][pos] == tcode
+    tq = q[order[pos]]
+    total_pub = found & (st.cls[tq] == 0)
+    pct = view["percent"].to_numpy(zero_copy_only=False).astype(np.float64)
+    show_pct = (cls == 0) & total_pub & ~np.isnan(pct)
+    if rules.zeros_sensitive:
+        show_pct &= counts > 0
+    shown = np.where(
+        cls == 0,
+        np.char.mod("%d", counts.astype(np.int64)),
+        np.where(cls == _P, rules.small_label, rules.suppressed_label),
+    )
+    status = np.where(
+        cls == 0, STATUS_PUBLISHED, np.where(cls == _P, STATUS_PRIMARY, STATUS_SECONDARY)
+    )
+    out = view.set_column(
+        view.column_names.index("count"),
+        "count",
+        pa.array(np.where(cls == 0, counts, np.nan), pa.float64(), from_pandas=True).cast(
+            pa.int64()
+        ),
+    )
+    out = out.set_column(
+        out.column_names.index("percent"),
+        "percent",
+        pa.array(np.where(show_pct, pct, np.nan), pa.float64(), from_pandas=True),
+    )
+    out = out.set_column(
+        out.column_names.index("shown"), "shown", pa.array(shown.tolist(), pa.string())
+    )
+    out = out.set_column(
+        out.column_names.index("status"), "status", pa.array(status.tolist(), pa.string())
+    )
+    return out.filter(pa.array(keep))
+
+
+class _Repair:
+    """The attacking-table LP of audit-driven repair (one HiGHS model, re-solved).
+
+    Deviations ``d = y - v`` from the true table ``v`` with ``A d = 0`` over every additive
+    relation: ``y`` is another table the attacker cannot tell apart from the truth once every
+    quantity with a non-zero deviation is hidden. A hidden quantity may move within what its
+    label says (free); a published candidate may move at a cost of ``1 + v`` per unit (hiding
+    small counts first) and only to values its new label ``x`` allows (at least 5, or 0 when
+    zeros are sensitive); zeros, the grand total, ledger cells and, for an insider, the
+    insider's own cells are fixed. Fixing the target's deviation to ``goal - v`` and
+    minimising the cost gives the cheapest set of cells to hide so that ``goal`` becomes a
+    value the attacker cannot exclude. Hiding more later only removes constraints, so the
+    witness stays valid: repair is monotone and converges.
+    """
+
+    def __init__(self, st: _State) -> None:
+        self.st = st
+        s = st.s
+        n = s.n_q
+        self.n = n
+        rel, q, coef = s.members()
+        key = rel * n + q
+        uk, inv = np.unique(key, return_inverse=True)
+        val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
+        nz = val != 0
+        uk, val = uk[nz], val[nz]
+        r, c = uk // n, uk % n
+        # columns: d+ (0..n-1), d- (n..2n-1)
+        R = np.concatenate([r, r])
+        C = np.concatenate([c, c + n])
+        V = np.concatenate([val, -val])
+        o = np.lexsort((R, C))
+        R, C, V = R[o], C[o], V[o]
+        lp = highspy.HighsLp()
+        lp.num_col_ = 2 * n
+        lp.num_row_ = s.n_rel
+        lp.col_cost_ = np.zeros(2 * n)
+        lp.col_lower_ = np.zeros(2 * n)
+        lp.col_upper_ = np.zeros(2 * n)
+        lp.row_lower_ = np.zeros(s.n_rel)
+        lp.row_upper_ = np.zeros(s.n_rel)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.searchsorted(C, np.arange(2 * n + 1)).astype(np.int32)
+        lp.a_matrix_.index_ = R.astype(np.int32)
+        lp.a_matrix_.value_ = V.astype(np.float64)
+        h = new_highs()
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("random_seed", 0)
+        h.passModel(lp)
+        self.h = h
+        self.solves = 0
+        self.idx = np.arange(2 * n, dtype=np.int32)
+
+    def reach(self, target: int, goal: float, fixed: BoolArray) -> bool:
+        """Whether ``target = goal`` is possible with every candidate hidden."""
+        st = self.st
+        cls, forb = st.cls.copy(), st.forbidden
+        try:
+            st.cls = np.where((cls == 0) & ~forb & ~fixed, _S, cls)
+            lb, ub = st.lb.copy(), st.ub.copy()
+            _set_bounds(st.cls, st.lb, st.ub, st.rules)
+            return self.solve(target, goal, fixed) is not None
+        finally:
+            st.cls, st.lb, st.ub = cls, lb, ub
+
+    def solve(self, target: int, goal: float, fixed: BoolArray) -> IntArray | None:
+        """Published quantities to hide so that ``target = goal`` stays possible (None: not
+        possible by hiding any candidate)."""
+        st, n = self.st, self.n
+        hidden = st.cls > 0
+        inf = highspy.kHighsInf
+        up = np.where(hidden, st.ub - st.v, inf)
+        dn = np.where(hidden, st.v - st.lb, st.v - st.rules.hidden_lower)
+        cand = ~hidden & ~st.forbidden & ~fixed
+        up = np.where(cand | (hidden & ~fixed), up, 0.0)
+        dn = np.where(cand | (hidden & ~fixed), np.maximum(dn, 0.0), 0.0)
+        up = np.minimum(np.nan_to_num(up, posinf=inf), inf)
+        lo = np.zeros(2 * n)
+        hi = np.concatenate([up, dn])
+        dv = goal - st.v[target]
+        lo[target] = hi[target] = max(dv, 0.0)
+        lo[n + target] = hi[n + target] = max(-dv, 0.0)
+        cost = np.where(cand, 1.0 + st.v, 0.0)
+        h = self.h
+        h.changeColsBounds(2 * n, self.idx, lo, hi)
+        h.changeColsCost(2 * n, self.idx, np.concatenate([cost, cost]))
+        h.run()
+        self.solves += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        moved = (x[:n] + x[n:]) > 1e-7
+        out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
+        return out
+
+
+def _failure_goals(st: _State, result: AuditResult) -> list[tuple[str, int, float]]:
+    """(attacker, quantity, goal) for every failed cell and direction, in a fixed order."""
+    fails = result.failures
+    if fails.num_rows == 0:
+        return []
+    s, rules = st.s, st.rules
+    code = s.coder.encode(conform(fails))
+    order = np.argsort(s.rcode, kind="stable")
+    pos = np.minimum(np.searchsorted(s.rcode[order], code), s.rcode.shape[0] - 1)
+    hit = (code >= 0) & (s.rcode[order][pos] == code)
+    smin, smax = float(rules.small_count_min), float(rules.small_count_max)
+    goals: set[tuple[str, int, float]] = set()
+    rows = fails.select(["attacker", "target", "lower", "upper", "label_cap", "label_floor"])
+    for i, r in enumerate(rows.to_pylist()):
+        if not hit[i]:
+            raise InternalError("audit failure on a cell the suppression does not know")
+        q = int(s.qid[order[pos[i]]])
+        v = float(st.v[q])
+        lo, hi = float(r["lower"]), float(r["upper"])
+        want_lo = max(smin, float(r["label_floor"]))
+        want_hi = min(smax, float(r["label_cap"]))
+        att = str(r["attacker"])
+        small = r["target"] == "small" or lo < smax + 1
+        if r["target"] == "suppressed" or (r["target"] == "withheld" and not small):
+            if lo >= hi:  # pinned: make a neighbouring value possible
+                goals.add((att, q, v + 1 if v + 1 <= st.ub[q] else v - 1))
+            continue
+        if hi < want_hi:
+            goals.add((att, q, want_hi))
+        if lo > want_lo:
+            goals.add((att, q, want_lo))
+        if r["target"] == "withheld" and lo >= hi and hi >= want_hi and lo <= want_lo:
+            goals.add((att, q, v + 1 if v + 1 <= st.ub[q] else v - 1))
+    return sorted(goals)
+
+
+def _insider_known(st: _State, attacker: str, cache: dict[str, BoolArray]) -> BoolArray:
+    if attacker in cache:
+        return cache[attacker]
+    known = np.zeros(st.s.n_q, dtype=bool)
+    if attacker.startswith("insider:"):
+        ent = attacker.split(":", 1)[1]
+        m = pc.and_(pc.equal(st.view["scope"], "entity"), pc.equal(st.view["entity"], ent))
+        rows = np.asarray(pc.fill_null(m, False).to_numpy(zero_copy_only=False), dtype=bool)
+        known[np.unique(st.s.qid[rows])] = True
+    cache[attacker] = known
+    return known
+
+
+def _repair_from_audit(
+    st: _State, result: AuditResult, repair: _Repair, fallback: list[dict[str, Any]]
+) -> int:
+    """Audit-driven repair: an attacking-table LP per failed cell and direction; when no set
+    of hidable cells can help (LP infeasible), hide every candidate of the cell's relations
+    (the fallback, reported)."""
+    cache: dict[str, BoolArray] = {}
+    added = 0
+    for att, q, goal in _failure_goals(st, result):
+        if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
+            continue
+        pick = repair.solve(q, goal, _insider_known(st, att, cache))
+        if pick is None:
+            rel, qq, _ = st.s.members()
+            rels = np.unique(rel[qq == q])
+            pick = np.unique(qq[np.isin(rel, rels)])
+            pick = pick[(st.cls[pick] == 0) & ~st.forbidden[pick]]
+            fallback.append(
+                {"attacker": att, "quantity": q, "goal": goal, "hidden": int(pick.size)}
+            )
+        added += _hide(st, pick)
+    return added
+
+
+def _protect_public(
+    table: pa.Table,
+    auth: Authorization,
+    ledger: pa.Table | None,
+    method: str,
+    attackers: str,
+    max_rounds: int,
+) -> tuple[pa.Table, dict[str, Any], AuditResult]:
+    rules = auth.public
+    withheld = _withheld(table, rules)
+    st = _build_state(table, rules, withheld, ledger)
+    n_primary = int((st.cls == _P).sum())
+    rounds: list[dict[str, Any]] = []
+    t_local = time.perf_counter()
+    big = method == "blocks" or (method == "repair" and st.s.n_q >= BLOCKS_FROM)
+    block_rounds: list[dict[str, Any]] = []
+    if method == "heuristic":
+        added = _local_fixpoint(st)
+    elif method in ("repair", "blocks") and big:
+        block_rounds = _protect_blocks(st, max_rounds)
+        added = sum(int(r["added"]) for r in block_rounds)
+    elif method == "repair":
+        added = 0
+    elif method == "exact":
+        mip = _exact_mip(st)
+        added = int(mip["hidden"])
+    else:
+        raise InputError(f"method '{method}': use heuristic, repair, blocks or exact")
+    rounds.append(
+        {"step": method, "added": added, "seconds": round(time.perf_counter() - t_local, 3)}
+    )
+    if method == "exact":
+        rounds[-1]["mip"] = mip
+    if big:
+        rounds[-1]["blocks"] = block_rounds
+    audit_method = "blocks" if big else "global"
+    result: AuditResult | None = None
+    repair: _Repair | None = None
+    fallback: list[dict[str, Any]] = []
+    for _ in range(max_rounds):
+        published = _published_table(st)
+        t_a = time.perf_counter()
+        result = audit(
+            published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
+            method=audit_method,
+        )  # fmt: skip
+        rounds.append(
+            {
+                "step": "audit",
+                "failed": result.summary["failed"],
+                "seconds": round(time.perf_counter() - t_a, 3),
+            }
+        )
+        if result.passed and big:
+            # the block audit settles by inner bounds (and the global exact LPs for what
+            # the blocks leave): a pass is a pass
+            break
+        if result.passed:
+            # the fast audit settles cells by witnesses and outer bounds; a release is only
+            # returned once the exact audit (two LPs per undecided cell) agrees
+            result = audit(
+                published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
+                exact=True,
+            )  # fmt: skip
+            rounds.append({"step": "audit_exact", "failed": result.summary["failed"]})
+            if result.passed:
+                break
+        t_r = time.perf_counter()
+        if repair is None:
+            repair = _Repair(st)
+        n = _repair_from_audit(st, result, repair, fallback)
+        rounds.append(
+            {
+                "step": "repair",
+                "added": n,
+                "lp_solves": repair.solves,
+                "seconds": round(time.perf_counter() - t_r, 3),
+            }
+        )
+        if n == 0 and big:
+            break
+        if n == 0:
+            # nothing left to hide: the exact audit (every undecided interval solved by two
+            # LPs) is the arbiter; the fast audit's outer bounds may be conservative
+            result = audit(
+                published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
+                exact=True,
+            )  # fmt: skip
+            rounds.append({"step": "audit_exact", "failed": result.summary["failed"]})
+            break
+    assert result is not None
+    if not result.passed:
+        result.raise_if_failed()
+    published = _published_table(st)
+    n_secondary = int((st.cls == _S).sum())
+    hidden_zero = int(((st.cls == _S) & (st.v == 0)).sum())
+    summary: dict[str, Any] = {
+        "method": method,
+        "exact": False,
+        "cells": published.num_rows,
+        "withheld_entities": withheld,
+        "quantities": st.s.n_q,
+        "masked_primary_quantities": n_primary,
+        "masked_secondary_quantities": n_secondary - hidden_zero,
+        "masked_zero_quantities": hidden_zero,
+        "withheld_quantities": int((st.cls == _W).sum()),
+        "status_counts": dict(
+            sorted(
+                (str(k), int(v))
+                for k, v in zip(
+                    *np.unique(
+                        np.array(published["status"].to_pylist(), dtype=object), return_counts=True
+                    ),
+                    strict=True,
+                )
+            )
+        ),
+        "rules": {
+            "min_entity_size": rules.min_entity_size,
+            "small_counts": [rules.small_count_min, rules.small_count_max],
+            "small_label": rules.small_label,
+            "suppressed_label": rules.suppressed_label,
+            "zeros_sensitive": rules.zeros_sensitive,
+            "zeros_complementary": rules.zeros_sensitive,
+            "percent_shown": "only with a published count and a published row total",
+        },
+        "rounds": rounds,
+        "fallback": fallback,
+        "audit": result.summary,
+        "ledger_cells": 0 if ledger is None else ledger.num_rows,
+    }
+    return published, summary, result
+
+
+# -- the exact yardstick -----------------------------------------------------------------------
+
+
+def _exact_goals(st: _State) -> list[tuple[int, float]]:
+    """(quantity, goal) pairs the exact model must make possible (public attacker): each
+    1-5 cell and each withheld cell that may be small at both ends of 1..4 (as far as the
+    rules allow at all: the reach with every candidate hidden), and every other withheld cell
+    one unit off its value."""
+    rep = _Repair(st)
+    smin, smax = float(st.rules.small_count_min), float(st.rules.small_count_max)
+    none = np.zeros(st.s.n_q, dtype=bool)
+    goals: list[tuple[int, float]] = []
+    for q in np.nonzero((st.cls == _P) | (st.cls == _W))[0].tolist():
+        v = float(st.v[q])
+        if v > smax:
+            for g in (v - 1, v + 1):
+                if st.lb[q] <= g <= st.ub[q] and rep.reach(q, g, none):
+                    goals.append((q, g))
+                    break
+            continue
+        lo = smin if st.cls[q] == _P else 0.0
+        for g in (smin, smax):
+            gg = g
+            while gg != v and not rep.reach(q, gg, none):
+                gg += 1.0 if gg < v else -1.0
+            if gg != v or g == v:
+                goals.append((q, max(gg, lo)))
+    return sorted(set(goals))
+
+
+def _exact_mip(st: _State, time_limit: float = 60.0) -> dict[str, Any]:
+    """Minimum number of complementary suppressions against the public attacker (MIP).
+
+    The compact Fischetti-Salazar model: a binary ``z_p`` per candidate (cost 1) and, for
+    every (target, goal) of :func:`_exact_goals`, an attacking table ``d`` with ``A d = 0``
+    that reaches the goal and moves a candidate only if it is hidden (``|d_p| <= M z_p``).
+    Small problems only (one copy of the table per goal); the insiders are left to the
+    audit-driven repair that follows. Hides the optimal (or best found) pattern.
+    """
+    goals = _exact_goals(st)
+    s, n = st.s, st.s.n_q
+    cand = (st.cls == 0) & ~st.forbidden
+    cq = np.nonzero(cand)[0]
+    ncand = cq.size
+    cidx = np.full(n, -1, dtype=np.int64)
+    cidx[cq] = np.arange(ncand)
+    rel, q, coef = s.members()
+    big = float(max(st.v.max(), 1.0))
+    hidden = st.cls > 0
+    up0 = np.where(hidden, np.minimum(st.ub - st.v, big), big)
+    dn0 = np.where(hidden, st.v - st.lb, np.maximum(st.v - st.rules.hidden_lower, 0.0))
+    up0 = np.where(hidden | cand, up0, 0.0)
+    dn0 = np.where(hidden | cand, np.maximum(dn0, 0.0), 0.0)
+    ng = len(goals)
+    ncol = ncand + ng * 2 * n
+    col_lo = np.zeros(ncol)
+    col_hi = np.ones(ncol)
+    cost = np.zeros(ncol)
+    cost[:ncand] = 1.0
+    R: list[IntArray] = []
+    C: list[IntArray] = []
+    V: list[FloatArray] = []
+    row_lo: list[FloatArray] = []
+    row_hi: list[FloatArray] = []
+    nrow = 0
+    for k, (t, g) in enumerate(goals):
+        base = ncand + k * 2 * n
+        up, dn = up0.copy(), dn0.copy()
+        dv = g - st.v[t]
+        col_lo[base : base + n] = 0.0
+        col_hi[base : base + n] = up
+        col_hi[base + n : base + 2 * n] = dn
+        col_lo[base + t] = col_hi[base + t] = max(dv, 0.0)
+        col_lo[base + n + t] = col_hi[base + n + t] = max(-dv, 0.0)
+        R += [rel + nrow, rel + nrow]
+        C += [base + q, base + n + q]
+        V += [coef, -coef]
+        row_lo.append(np.zeros(s.n_rel))
+        row_hi.append(np.zeros(s.n_rel))
+        nrow += s.n_rel
+        # d+_p + d-_p - M z_p <= 0 for candidates
+        rr = nrow + np.arange(ncand, dtype=np.int64)
+        R += [rr, rr, rr]
+        C += [base + cq, base + n + cq, np.arange(ncand, dtype=np.int64)]
+        V += [np.ones(ncand), np.ones(ncand), -np.full(ncand, big)]
+        row_lo.append(np.full(ncand, -np.inf))
+        row_hi.append(np.zeros(ncand))
+        nrow += ncand
+    out: dict[str, Any] = {"goals": ng, "candidates": int(ncand), "columns": int(ncol)}
+    if ng == 0:
+        out.update({"status": "optimal", "hidden": 0, "bound": 0.0})
+        return out
+    Ra, Ca, Va = np.concatenate(R), np.concatenate(C), np.concatenate(V)
+    o = np.lexsort((Ra, Ca))
+    Ra, Ca, Va = Ra[o], Ca[o], Va[o]
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = ncol
+    lp.num_row_ = nrow
+    lp.col_cost_ = cost
+    lp.col_lower_ = col_lo
+    lp.col_upper_ = np.minimum(col_hi, inf)
+    lp.row_lower_ = np.maximum(np.concatenate(row_lo), -inf)
+    lp.row_upper_ = np.concatenate(row_hi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(Ca, np.arange(ncol + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = Ra.astype(np.int32)
+    lp.a_matrix_.value_ = Va.astype(np.float64)
+    integ = [highspy.HighsVarType.kContinuous] * ncol
+    for i in range(ncand):
+        integ[i] = highspy.HighsVarType.kInteger
+    lp.integrality_ = integ
+    h = new_highs()
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    h.passModel(lp)
+    h.run()
+    stt = h.getModelStatus()
+    info = h.getInfo()
+    out["status"] = h.modelStatusToString(stt)
+    out["bound"] = float(info.mip_dual_bound)
+    if stt not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+        raise InternalError(f"exact suppression: HiGHS status {out['status']}")
+    x = np.asarray(h.getSolution().col_value)
+    if x.size == 0 or info.primal_solution_status == 0:
+        raise CheckFailed("exact suppression: no solution within the time limit")
+    out["hidden"] = _hide(st, cq[x[:ncand] > 0.5])
+    return out
+
+
+def compare_methods(
+    cells: Any, authorization: Authorization, attackers: str = "public"
+) -> dict[str, Any]:
+    """Complementary suppressions of the heuristic against the exact (MIP) method."""
+    out: dict[str, Any] = {}
+    for m in ("heuristic", "repair", "exact"):
+        t0 = time.perf_counter()
+        _, summ, _ = protect_public(cells, authorization, "public", method=m, attackers=attackers)
+        out[m] = {
+            "secondary": summ["masked_secondary_quantities"],
+            "primary": summ["masked_primary_quantities"],
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+    return out
+
+
+# -- block decomposition (large releases) ------------------------------------------------------
+
+
+def _current_knowledge(st: _State) -> tuple[Any, BoolArray, FloatArray, FloatArray]:
+    """What the public knows of the current pattern: (knowledge, relaxable, caps, floors)."""
+    from .audit import _grand_total, _knowledge, _label_caps, _label_floors
+
+    view = _current_view(st)
+    base = _knowledge(view, st.s, st.rules)
+    relaxable = base.known & (base.value >= st.rules.hidden_lower) & (base.value > 0)
+    relaxable[_grand_total(view, st.s)] = False
+    relaxable &= ~st.forbidden
+    return base, relaxable, _label_caps(st.s, base, st.rules, view), _label_floors(st.s, base)
+
+
+def _current_view(st: _State) -> pa.Table:
+    """The attacker's view of the current pattern (withheld copies included)."""
+    pub = _published_table(st)
+    wrow = np.asarray(
+        pc.fill_null(pc.equal(st.view["status"], WITHHELD_STATUS), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    wpart = st.view.filter(pa.array(wrow))
+    return pa.concat_tables([pub, wpart.cast(pub.schema)])
+
+
+def _block_goals(
+    kind: int, lo: float, hi: float, r_lo: float, r_hi: float, v: float, ub: float
+) -> list[float]:
+    """Values the target must be able to take in the block."""
+    goals: list[float] = []
+    if kind == 0 or (kind == 1 and r_lo < r_hi):
+        if hi < r_hi:
+            goals.append(r_hi)
+        if lo > r_lo:
+            goals.append(r_lo)
+    if kind == 1 and lo >= hi and not goals:
+        goals.append(v + 1 if v + 1 <= ub else v - 1)
+    return goals
+
+
+def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]) -> int:
+    """Attacking-table LPs inside block ``b`` (everything outside fixed)."""
+    from ._cells import substructure
+
+    bu = np.array(ev.plan.blocks[b].units, dtype=np.int64)
+    in_block = np.zeros(ev.units.n_units, dtype=bool)
+    in_block[bu] = True
+    rels = ev.units.relations_of(bu)
+    tq = np.array([q for q, _ in fails], dtype=np.int64)
+    ls, gq = substructure(st.s, rels, tq)
+    inside = in_block[ev.units.q_unit[gq]]
+    local = _State(
+        view=st.view,
+        s=ls,
+        v=st.v[gq],
+        cls=st.cls[gq].copy(),
+        lb=st.lb[gq].copy(),
+        ub=st.ub[gq].copy(),
+        forbidden=st.forbidden[gq] | ~inside,
+        rules=st.rules,
+    )
+    rep = _Repair(local)
+    fixed = ~inside
+    added = 0
+    for q, goal in fails:
+        lq = int(np.searchsorted(gq, q))
+        pick = rep.solve(lq, goal, fixed)
+        if pick is None or pick.size == 0:
+            continue
+        local.cls[pick] = _S
+        _set_bounds(local.cls, local.lb, local.ub, local.rules)
+        added += _hide(st, gq[pick])
+    return added
+
+
+def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
+    """Complementary suppression block by block until every target passes in its home
+    blocks (public attacker over F_U; see :mod:`herkomst.audit`)."""
+    from ._cells import build_units
+    from .audit import _block_evaluate, _Stats
+
+    units = build_units(st.view, st.s)
+    rounds: list[dict[str, Any]] = []
+    for _ in range(max_rounds):
+        t0 = time.perf_counter()
+        base, relaxable, cap, floor = _current_knowledge(st)
+        tq = np.nonzero((st.cls == _P) | (st.cls == _W))[0].astype(np.int64)
+        kind = np.where(st.cls[tq] == _W, 1, 0).astype(np.int64)
+        stats = _Stats()
+        truth = st.v
+        ev = _block_evaluate(
+            st.s, base, truth, st.rules, tq, kind, cap, floor, relaxable, units, stats,
+            settle=False, first_holder_only=True,
+        )  # fmt: skip
+        t_eval = time.perf_counter() - t0
+        per_block: dict[int, list[tuple[int, float]]] = {}
+        for (i, b), ok in sorted(ev.ok.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            if ok:
+                continue
+            q = int(tq[i])
+            for g in _block_goals(
+                int(kind[i]), ev.lo[(i, b)], ev.hi[(i, b)], float(ev.r_lo[i]),
+                float(ev.r_hi[i]), float(st.v[q]), float(st.ub[q]),
+            ):  # fmt: skip
+                if st.lb[q] - 1e-9 <= g <= st.ub[q] + 1e-9:
+                    per_block.setdefault(b, []).append((q, g))
+        added = 0
+        for b in sorted(per_block):
+            added += _repair_in_block(st, ev, b, per_block[b])
+        rounds.append(
+            {
+                "step": "blocks",
+                "blocks": len(ev.plan.blocks),
+                "failing_blocks": len(per_block),
+                "goals": sum(len(v) for v in per_block.values()),
+                "added": added,
+                "lp_solves": stats.lp_solves,
+                "seconds_evaluate": round(t_eval, 3),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+        if added == 0:
+            break
+    return rounds

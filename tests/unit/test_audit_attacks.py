@@ -1,0 +1,115 @@
+"""Hand-made attacks: each works on a naive release and the audit sees it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from herkomst.audit import audit
+from herkomst.authorization import load_authorization
+
+from ..cellmaker import make_cells
+
+AUTH = load_authorization()
+
+
+def _people(
+    n: int, entity: str, domain: str, origin: str, unknown: str = ""
+) -> list[dict[str, object]]:
+    base = {
+        "year": 2023,
+        "policy_domain": domain,
+        "entity": entity,
+        "sex": "F",
+        "age_class": "25-34",
+        "level": "A",
+        "position": "statutory",
+        "regime": "full_time",
+    }
+    return [{**base, "origin_eu15": origin, "origin_eu": origin} for _ in range(n)]
+
+
+def _naive(cells: pa.Table, small: bool = True) -> pa.Table:
+    """Label 1-4 as 1-5 and nothing else (what a naive publisher does)."""
+    rows = cells.to_pylist()
+    for r in rows:
+        if small and 1 <= r["count"] <= 4:
+            r["count"], r["shown"], r["percent"], r["status"] = None, "1-5", None, "masked_primary"
+    return pa.Table.from_pylist(rows, schema=cells.schema)
+
+
+def test_two_small_cells_summing_to_two_are_pinned() -> None:
+    people = (
+        _people(60, "E1", "D", "inside")
+        + _people(1, "E1", "D", "outside")
+        + _people(1, "E1", "D", "unknown_parents")
+    )
+    cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    res = audit(_naive(cells), cells, AUTH, withheld=[], exact=True)
+    assert not res.passed
+    fails = res.failures.to_pylist()
+    assert {(f["origin"], f["lower"], f["upper"]) for f in fails} >= {("outside", 1.0, 1.0)}
+
+
+def test_withheld_entity_recovered_from_domain_total() -> None:
+    people = _people(60, "E1", "D", "inside") + _people(7, "E2", "D", "inside")
+    cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    published = cells.filter(
+        pa.compute.invert(pa.compute.fill_null(pa.compute.equal(cells["entity"], "E2"), False))
+    )
+    res = audit(
+        published, cells, AUTH, withheld=[{"year": 2023, "policy_domain": "D", "entity": "E2"}]
+    )
+    assert not res.passed
+    pinned = [f for f in res.failures.to_pylist() if f["origin"] == "total"]
+    assert pinned
+    assert pinned[0]["lower"] == pinned[0]["upper"] == 7.0
+
+
+def test_percentage_pins_a_hidden_count() -> None:
+    people = (
+        _people(37, "E1", "D", "inside")
+        + _people(3, "E1", "D", "outside")
+        + _people(60, "E2", "D", "inside")
+    )
+    cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    rows = _naive(cells).to_pylist()
+    # the naive publisher keeps the percentage of the 1-5 cell
+    for r, c in zip(rows, cells.to_pylist(), strict=True):
+        if r["shown"] == "1-5":
+            r["percent"] = c["percent"]
+    res = audit(
+        pa.Table.from_pylist(rows, schema=cells.schema), cells, AUTH, withheld=[], exact=True
+    )
+    assert not res.passed
+
+
+def test_insider_subtracts_own_entity() -> None:
+    # Three entities hold 2 outside each (shown 1-5); the domain shows 6. The public cannot
+    # tell one entity's count (1..4); E1's official knows E1 and narrows E2 to 1..3.
+    people = []
+    for e in ("E1", "E2", "E3"):
+        people += _people(60, e, "D", "inside") + _people(2, e, "D", "outside")
+    cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    rows = _naive(cells).to_pylist()
+    for r in rows:
+        if r["scope"] == "entity" and r["origin"] == "inside":
+            r["count"], r["shown"], r["percent"], r["status"] = None, "x", None, "masked_secondary"
+    pub = pa.Table.from_pylist(rows, schema=cells.schema)
+    public = audit(pub, cells, AUTH, attacker="public", withheld=[], exact=True)
+    insider = audit(pub, cells, AUTH, attacker="insider:E1", withheld=[], exact=True)
+    assert public.passed
+    assert not insider.passed
+    worst = insider.failures.to_pylist()[0]
+    assert (worst["entity"], worst["lower"], worst["upper"]) in {("E2", 1.0, 3.0), ("E3", 1.0, 3.0)}
+
+
+@pytest.mark.parametrize("attacker", ["nobody", "insider"])
+def test_unknown_attacker_is_refused(attacker: str) -> None:
+    cells = make_cells(
+        _people(60, "E1", "D", "inside"), definitions=("eu15",), breakdowns=("total",)
+    )
+    from herkomst.errors import UsageError
+
+    with pytest.raises(UsageError, match="attacker"):
+        audit(cells, None, AUTH, attacker=attacker, withheld=[])
