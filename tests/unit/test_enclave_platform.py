@@ -684,3 +684,13 @@ def test_retention_removes_the_enclave_personal_data(warehouse: Path, tmp_path: 
     assert not (ws.root / "released" / "t" / "membership.parquet").exists()
     assert (ws.root / "released" / "t" / "table.csv").is_file()  # anonymous, released
     assert (ws.root / "log.jsonl").is_file()  # the record of what was done stays
+
+
+def test_binds_below_tmp_lie_on_top_of_the_private_tmp() -> None:
+    # A checkout (and its venv) under /tmp, as in a CI clone: the sandbox's own /tmp is a
+    # tmpfs, mounted before the binds so that it does not hide them.
+    from herkomst.enclave.sandbox import _bwrap_args, _Mount
+
+    mounts = [_Mount(Path("/tmp/ci/clone/.venv"), "/tmp/ci/clone/.venv")]
+    args = _bwrap_args(mounts, ["/tmp/ci/clone/.venv"], {})
+    assert args.index("/tmp") < args.index("/tmp/ci/clone/.venv")

@@ -227,9 +227,11 @@ def _bwrap_args(
             args += ["--symlink", os.readlink(host), f"/{top}"]
         elif host.is_dir():
             args += ["--ro-bind", str(host), f"/{top}"]
+    # /tmp first: a bind below /tmp (a checkout or venv under /tmp) must lie on top of it
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for m, src in zip(mounts, sources, strict=True):
         args += ["--bind" if m.writable else "--ro-bind", src, m.dest]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/"]
+    args += ["--remount-ro", "/"]
     args += ["--chdir", "/scratch", "--clearenv"]
     for k, v in env.items():
         args += ["--setenv", k, v]
