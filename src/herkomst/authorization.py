@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AuthorizationError, RuleError, UsageError
-from .rules import BUNDLED
+from .rules._toml import authorization_path, no_unknown, read_toml, req
 
 DEFAULT_AUTHORIZATION = "13-71"
 
@@ -209,26 +208,11 @@ class Authorization:
         }
 
 
-def _req(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
-    if key not in d:
-        raise RuleError(f"{where}: missing key '{key}'")
-    v = d[key]
-    if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
-        raise RuleError(f"{where}: key '{key}' has the wrong type ({type(v).__name__})")
-    return v
-
-
 def _strs(d: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    v = _req(d, key, list, where)
+    v = req(d, key, list, where)
     if not v or not all(isinstance(x, str) and x for x in v):
         raise RuleError(f"{where}: '{key}' must be a non-empty list of strings")
     return tuple(v)
-
-
-def _no_unknown(d: dict[str, Any], allowed: set[str], where: str) -> None:
-    extra = sorted(set(d) - allowed)
-    if extra:
-        raise RuleError(f"{where}: unknown key(s) {', '.join(extra)}")
 
 
 def _public(d: dict[str, Any], where: str) -> PublicRules:
@@ -244,10 +228,10 @@ def _public(d: dict[str, Any], where: str) -> PublicRules:
         "hide_small_percent": bool,
         "percent_needs_published_total": bool,
     }
-    kw: dict[str, Any] = {k: _req(d, k, t, where) for k, t in fields.items()}
+    kw: dict[str, Any] = {k: req(d, k, t, where) for k, t in fields.items()}
     kw["never_suppress"] = tuple(d.get("never_suppress", ()))
-    req = d.get("requirement", {})
-    if not isinstance(req, dict):
+    rq = d.get("requirement", {})
+    if not isinstance(rq, dict):
         raise RuleError(f"{where}.requirement: a table expected")
     rfields = {
         "small_full_range": bool,
@@ -255,9 +239,9 @@ def _public(d: dict[str, Any], where: str) -> PublicRules:
         "withheld_small_full_range": bool,
         "zero_pinned_is_disclosure": bool,
     }
-    _no_unknown(req, {*rfields, "attackers"}, f"{where}.requirement")
-    rkw: dict[str, Any] = {k: _req(req, k, t, f"{where}.requirement") for k, t in rfields.items()}
-    rkw["attackers"] = _strs(req, "attackers", f"{where}.requirement")
+    no_unknown(rq, {*rfields, "attackers"}, f"{where}.requirement")
+    rkw: dict[str, Any] = {k: req(rq, k, t, f"{where}.requirement") for k, t in rfields.items()}
+    rkw["attackers"] = _strs(rq, "attackers", f"{where}.requirement")
     kw["requirement"] = Requirement(**rkw)
     return PublicRules(**kw)
 
@@ -266,19 +250,8 @@ def load_authorization(
     name_or_path: str | Path = DEFAULT_AUTHORIZATION, rules_dir: Path | None = None
 ) -> Authorization:
     """Load and validate an authorization by id (``13-71``) or file path; fail closed."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        filename = f"authorization_{name_or_path}.toml"
-        path = BUNDLED / filename
-        if rules_dir is not None and (rules_dir / filename).is_file():
-            path = rules_dir / filename
-    if not path.is_file():
-        raise RuleError(f"{path}: authorization file not found")
-    raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RuleError(f"{path}: not a valid TOML file ({exc})") from None
+    path = authorization_path(name_or_path, rules_dir)
+    data, raw = read_toml(path)
     where = path.name
     top = {
         "id",
@@ -292,16 +265,16 @@ def load_authorization(
         "tables",
         "audience",
     }
-    _no_unknown(data, top, where)
-    date = _req(data, "date", (_dt.date, str), where)
-    pop = _req(data, "population", dict, where)
-    tables = _req(data, "tables", dict, where)
-    _no_unknown(
+    no_unknown(data, top, where)
+    date = req(data, "date", (_dt.date, str), where)
+    pop = req(data, "population", dict, where)
+    tables = req(data, "tables", dict, where)
+    no_unknown(
         tables,
         {"definitions", "variables", "breakdowns", "scopes", "origins", "statistics"},
         f"{where} [tables]",
     )
-    aud = _req(data, "audience", dict, where)
+    aud = req(data, "audience", dict, where)
     audiences: dict[AudienceKind, AudienceRules] = {}
     public = PublicRules()
     for key, sect in aud.items():
@@ -314,16 +287,16 @@ def load_authorization(
             raise RuleError(f"{w}: a table expected")
         common = {"description", "exact", "personal_data", "clause", "personal_data_note"}
         if kind is AudienceKind.PUBLIC:
-            _no_unknown(sect, common | set(PublicRules.__dataclass_fields__), w)
+            no_unknown(sect, common | set(PublicRules.__dataclass_fields__), w)
             public = _public(sect, w)
         else:
-            _no_unknown(sect, common, w)
+            no_unknown(sect, common, w)
         audiences[kind] = AudienceRules(
             kind=kind,
-            description=_req(sect, "description", str, w),
-            exact=_req(sect, "exact", bool, w),
-            personal_data=_req(sect, "personal_data", bool, w),
-            clause=_req(sect, "clause", str, w),
+            description=req(sect, "description", str, w),
+            exact=req(sect, "exact", bool, w),
+            personal_data=req(sect, "personal_data", bool, w),
+            clause=req(sect, "clause", str, w),
             personal_data_note=str(sect.get("personal_data_note", "")),
         )
         if kind is AudienceKind.PUBLIC and audiences[kind].exact:
@@ -331,15 +304,15 @@ def load_authorization(
     if not audiences:
         raise RuleError(f"{where}: no [audience.*] section")
     auth = Authorization(
-        id=_req(data, "id", str, where),
-        version=_req(data, "version", str, where),
-        title=_req(data, "title", str, where),
-        legal_basis=_req(data, "legal_basis", str, where),
+        id=req(data, "id", str, where),
+        version=req(data, "version", str, where),
+        title=req(data, "title", str, where),
+        legal_basis=req(data, "legal_basis", str, where),
         date=str(date),
-        recipient=_req(data, "recipient", str, where),
-        purpose=_req(data, "purpose", str, where),
-        age_min=_req(pop, "age_min", int, f"{where} [population]"),
-        age_max=_req(pop, "age_max", int, f"{where} [population]"),
+        recipient=req(data, "recipient", str, where),
+        purpose=req(data, "purpose", str, where),
+        age_min=req(pop, "age_min", int, f"{where} [population]"),
+        age_max=req(pop, "age_max", int, f"{where} [population]"),
         definitions=_strs(tables, "definitions", f"{where} [tables]"),
         variables=_strs(tables, "variables", f"{where} [tables]"),
         breakdowns=_strs(tables, "breakdowns", f"{where} [tables]"),
