@@ -29,23 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InputError, InternalError
+from .tabulate import CONTRACT_COLUMNS, VARIABLES
 
-KEY_COLUMNS: tuple[str, ...] = (
-    "year",
-    "definition",
-    "scope",
-    "policy_domain",
-    "entity",
-    "breakdown",
-    "sex",
-    "age_class",
-    "level",
-    "position",
-    "regime",
-    "origin",
-)
-VARIABLES: tuple[str, ...] = ("sex", "age_class", "level", "position", "regime")
-CELL_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "count", "percent", "shown", "status")
+#: The key columns of a cell (the contract's columns before count, percent, shown, status).
+KEY_COLUMNS: tuple[str, ...] = CONTRACT_COLUMNS[:12]
+CELL_COLUMNS: tuple[str, ...] = CONTRACT_COLUMNS
 ORIGIN_PARTS: tuple[str, ...] = ("inside", "outside", "unknown")
 UNKNOWN_PARTS: tuple[str, ...] = ("unknown_parents", "unknown_grandparents")
 
