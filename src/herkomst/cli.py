@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
+from ._options import VaultKeyFileOpt, WarehouseOpt
 from .enclave.cli import app as enclave_app
 from .engine import Engine
 from .errors import CheckFailed, ExitCode, HerkomstError, InternalError, MissingFile, UsageError
@@ -577,15 +578,6 @@ def audit(
     result.raise_if_failed()
 
 
-WarehouseOpt = Annotated[
-    Path,
-    typer.Option(
-        "--warehouse",
-        help="Warehouse-side folder: project register, encrypted pseudonym vault, staging.",
-    ),
-]
-
-
 @app.command()
 def extract(
     dwh: DwhOpt,
@@ -615,13 +607,7 @@ def extract(
             "--target-k", help="Reduce the risk to k-anonymity >= K (recoding, suppression)."
         ),
     ] = None,
-    vault_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--vault-key-file",
-            help="File holding the vault key (else the HERKOMST_VAULT_KEY environment variable).",
-        ),
-    ] = None,
+    vault_key_file: VaultKeyFileOpt = None,
     delivered_on: Annotated[
         str | None, typer.Option("--delivered-on", help="Delivery date (default today).")
     ] = None,

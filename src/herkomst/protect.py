@@ -91,29 +91,6 @@ def _check_allowed(cells: pa.Table, auth: Authorization, audience: Audience) -> 
     auth.check(audience, vals("definition"), vals("breakdown"), vals("scope"))
 
 
-def protect(
-    cells: Any,
-    authorization: Authorization,
-    audience: str | Audience,
-    ledger: Ledger | pa.Table | None = None,
-    *,
-    method: str = "repair",
-    attackers: str = "all",
-    max_rounds: int = 40,
-) -> tuple[pa.Table, dict[str, Any]]:
-    """Protect the service cells for an audience; return (cells to release, summary).
-
-    For ``public`` the returned cells have passed the audit (else :class:`CheckFailed`);
-    ``summary["audit"]`` holds its summary and ``summary["audit_result"]`` is not included
-    (use :func:`protect_public` for the :class:`AuditResult`).
-    """
-    out, summary, _ = protect_public(
-        cells, authorization, audience, ledger, method=method, attackers=attackers,
-        max_rounds=max_rounds,
-    )  # fmt: skip
-    return out, summary
-
-
 def protect_public(
     cells: Any,
     authorization: Authorization,
@@ -124,7 +101,11 @@ def protect_public(
     attackers: str = "all",
     max_rounds: int = 40,
 ) -> tuple[pa.Table, dict[str, Any], AuditResult | None]:
-    """:func:`protect`, also returning the final :class:`AuditResult` (public only)."""
+    """Protect the service cells for an audience: (cells to release, summary, audit result).
+
+    For ``public`` the returned cells have passed the audit (else :class:`CheckFailed`) and
+    the :class:`AuditResult` is returned; other audiences get ``None`` (exact by authorization).
+    """
     t0 = time.perf_counter()
     aud = audience if isinstance(audience, Audience) else Audience.parse(audience)
     table = conform(_to_table(cells))

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .._options import VaultKeyFileOpt, WarehouseOpt
 from ..errors import CheckFailed, UsageError
 
 app = typer.Typer(
@@ -26,13 +27,6 @@ app = typer.Typer(
 out = Console()
 
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project id (as in the register).")]
-WarehouseOpt = Annotated[
-    Path,
-    typer.Option(
-        "--warehouse",
-        help="Warehouse-side folder: register, vault, enclave workspaces (<warehouse>/enclave).",
-    ),
-]
 LogKeyOpt = Annotated[
     Path | None,
     typer.Option(
@@ -65,13 +59,7 @@ def stage(
         str | None,
         typer.Option("--population", help="federal, other_public or private (checked)."),
     ] = None,
-    vault_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--vault-key-file",
-            help="File holding the vault key (else the HERKOMST_VAULT_KEY environment variable).",
-        ),
-    ] = None,
+    vault_key_file: VaultKeyFileOpt = None,
     staged_on: Annotated[
         str | None, typer.Option("--staged-on", help="Staging date (default today).")
     ] = None,
