@@ -1397,6 +1397,7 @@ def audit(
     withheld: Sequence[dict[str, Any]] | None = None,
     exact: bool = False,
     method: str = "auto",
+    limit_cache: dict[tuple[str, int, int], tuple[float, float, bool]] | None = None,
 ) -> AuditResult:
     """Audit a published cell table against the authorization's public requirement.
 
@@ -1406,7 +1407,9 @@ def audit(
     ``cells_true``. ``attacker`` is ``public``, ``insider:<entity>`` or ``all`` (public and
     every entity's leading official). ``exact=True`` computes every interval exactly
     (otherwise a cell whose witnessed interval already meets the requirement is not
-    optimised further).
+    optimised further). ``limit_cache`` keeps the protection limits of failed cells between
+    calls on releases of the same cells (the limit does not depend on which published counts
+    are hidden: it hides them all); the suppression's repair rounds pass one.
     """
     t0 = time.perf_counter()
     rules = authorization.public
@@ -1555,8 +1558,9 @@ def audit(
         if not passed.all():
             tcap, tfloor = tcap.copy(), tfloor.copy()
             outcomes, passed = _limit_recheck(
-                s, k, relaxable, rules, kinds, tq, lo_i, hi_i, tcap, tfloor, stats
-            )
+                s, k, relaxable, rules, kinds, tq, lo_i, hi_i, tcap, tfloor, stats,
+                None if limit_cache is None else (limit_cache, att),
+            )  # fmt: skip
         passed &= keep | np.array([kd is Target.SUPPRESSED for kd in kinds], dtype=bool)
         parts.append(
             _result_table(view, trows, att, kinds, lo_i, hi_i, ex, tcap, outcomes, passed, tfloor)
@@ -1617,6 +1621,7 @@ def _limit_recheck(
     cap: FloatArray,
     floor: FloatArray,
     stats: _Stats,
+    cache: tuple[dict[tuple[str, int, int], tuple[float, float, bool]], str] | None = None,
 ) -> tuple[list[Outcome], BoolArray]:
     """Judge failed cells against the protection limit, in place in ``cap`` and ``floor``.
 
@@ -1634,11 +1639,53 @@ def _limit_recheck(
     k2.lb[rel] = float(rules.hidden_lower)
     k2.ub[rel] = np.inf
     k2.value[rel] = np.nan
+    smin, smax = float(rules.small_count_min), float(rules.small_count_max)
+    want_lo = np.maximum(smin, floor[idx])
+    want_hi = np.minimum(smax, cap[idx])
+    sup = np.array([kinds[int(j)] is Target.SUPPRESSED for j in idx], dtype=bool)
+    want_lo = np.where(sup, 0.0, want_lo)
+    want_hi = np.where(sup, 1.0, np.maximum(want_hi, want_lo))
+
+    def reaches(sel: IntArray, a: FloatArray, b: FloatArray) -> BoolArray:
+        # the limit leaves the requirement as it is: no exact LP needed for this cell
+        out: BoolArray = (a <= want_lo[sel] + EPS) & (b >= want_hi[sel] - EPS)
+        return out
+
+    # Witnesses settle most limits (the limit problem hides every relaxable count, so it is
+    # loose); only the cells whose limit may narrow the requirement get their two exact LPs.
     n = idx.size
-    l_lo, l_hi, _ = _intervals(s, k2, tq[idx], np.zeros(n), np.ones(n), True, stats)
-    l_lo, l_hi = _int_bounds(l_lo, l_hi)
-    cap[idx] = np.minimum(cap[idx], l_hi)
-    floor[idx] = np.maximum(floor[idx], l_lo)
+    l_lo, l_hi = np.full(n, np.nan), np.full(n, np.nan)
+    l_ex = np.zeros(n, dtype=bool)
+    todo = np.ones(n, dtype=bool)
+    if cache is not None:
+        store, att = cache
+        for c in range(n):
+            hit = store.get((att, s.n_q, int(tq[idx[c]])))
+            if hit is None:
+                continue
+            a, b, e = hit
+            if e or reaches(np.array([c]), np.array([a]), np.array([b]))[0]:
+                l_lo[c], l_hi[c], l_ex[c], todo[c] = a, b, e, False
+    sub = np.nonzero(todo)[0]
+    if sub.size:
+
+        def reaches_sub(sel: IntArray, a: FloatArray, b: FloatArray) -> BoolArray:
+            return reaches(sub[sel], a, b)
+
+        c_lo, c_hi, c_ex = _intervals(
+            s, k2, tq[idx[sub]], want_lo[sub], want_hi[sub], False, stats, reaches_sub
+        )  # fmt: skip
+        c_lo, c_hi = _int_bounds(c_lo, c_hi)
+        l_lo[sub], l_hi[sub], l_ex[sub] = c_lo, c_hi, c_ex
+        if cache is not None:
+            store, att = cache
+            for c in sub.tolist():
+                store[(att, s.n_q, int(tq[idx[c]]))] = (
+                    float(l_lo[c]), float(l_hi[c]), bool(l_ex[c])
+                )
+    narrowing = l_ex & ~reaches(np.arange(idx.size), l_lo, l_hi)
+    cap[idx] = np.where(narrowing, np.minimum(cap[idx], l_hi), cap[idx])
+    floor[idx] = np.where(narrowing, np.maximum(floor[idx], l_lo), floor[idx])
     outcomes, passed = _evaluate(kinds, lo, hi, cap, rules, floor)
     at_limit = (lo <= floor + EPS) & (hi >= cap - EPS)
     fix = ~passed & at_limit

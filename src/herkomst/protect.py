@@ -656,12 +656,13 @@ def _protect_public(
     result: AuditResult | None = None
     repair: _Repair | None = None
     fallback: list[dict[str, Any]] = []
+    limits: dict[tuple[str, int, int], tuple[float, float, bool]] = {}
     for _ in range(max_rounds):
         published = _published_table(st)
         t_a = time.perf_counter()
         result = audit(
             published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
-            method=audit_method,
+            method=audit_method, limit_cache=limits,
         )  # fmt: skip
         rounds.append(
             {
