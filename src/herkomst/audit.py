@@ -1069,6 +1069,39 @@ def _holders(lim: _InsiderLimit, q: int, level: int, truth: FloatArray) -> list[
     return seen
 
 
+def _sibling_relations(s: Structure) -> IntArray:
+    """Per quantity: the entity-in-domain relation it is a term of (-1: none)."""
+    kind = RELATION_KINDS.index("entity_in_domain")
+    out = np.full(s.n_q, -1, dtype=np.int64)
+    counts = np.diff(s.rel_ptr)
+    rel_of_term = np.repeat(np.arange(s.n_rel, dtype=np.int64), counts)
+    m = s.rel_kind[rel_of_term] == kind
+    out[s.rel_terms[m]] = rel_of_term[m]
+    return out
+
+
+def _siblings(
+    s: Structure, sib_rel: IntArray, q: int, hidden: BoolArray, truth: FloatArray, units: Units
+) -> list[int]:
+    """Target-driven partners of an entity cell: the other entities of its policy domain whose
+    cell of the same key is non-zero, hidden ones first, largest first (deterministic). A block
+    {entity, partner} with the domain fixed can move the target only against such a cell."""
+    r = int(sib_rel[q])
+    if r < 0:
+        return []
+    terms = s.rel_terms[s.rel_ptr[r] : s.rel_ptr[r + 1]]
+    terms = terms[(terms != q) & (truth[terms] > 0)]
+    if terms.size == 0:
+        return []
+    order = np.lexsort((units.q_unit[terms], -truth[terms], ~hidden[terms]))
+    out: list[int] = []
+    for t in terms[order].tolist():
+        u = int(units.q_unit[t])
+        if u not in out:
+            out.append(u)
+    return out
+
+
 def _trivial(
     kind: IntArray, r_lo: FloatArray, r_hi: FloatArray, cap: FloatArray, rules: PublicRules
 ) -> BoolArray:
@@ -1149,6 +1182,7 @@ def _block_evaluate(
     t_unit = units.q_unit[tq]
     t_level = units.level[t_unit]
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
+    sib_rel = _sibling_relations(s)
     homes: list[list[int]] = []
     for i in range(tq.shape[0]):
         u, lvl = int(t_unit[i]), int(t_level[i])
@@ -1156,7 +1190,11 @@ def _block_evaluate(
             homes.append([])
             continue
         if lvl == LEVEL_ENTITY:
-            homes.append(plan.entity_homes(u))
+            mates = _siblings(s, sib_rel, int(tq[i]), hidden, truth, units)
+            if mates:
+                homes.append(sorted({plan.block([u, m]) for m in mates[:2]}))
+            else:
+                homes.append(plan.entity_homes(u))
             continue
         hs = _holders(lim, int(tq[i]), lvl, truth)
         if not hs:

@@ -943,7 +943,8 @@ def _block_goals(
 
 
 def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]) -> int:
-    """Attacking-table LPs inside block ``b`` (everything outside fixed)."""
+    """Batched attacking-table LPs inside block ``b`` (everything outside fixed): one LP for
+    the goals above the true values and one for those below (see :func:`_batch_attack`)."""
     from ._cells import substructure
 
     bu = np.array(ev.plan.blocks[b].units, dtype=np.int64)
@@ -953,28 +954,91 @@ def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]
     tq = np.array([q for q, _ in fails], dtype=np.int64)
     ls, gq = substructure(st.s, rels, tq)
     inside = in_block[ev.units.q_unit[gq]]
-    local = _State(
-        view=st.view,
-        s=ls,
-        v=st.v[gq],
-        cls=st.cls[gq].copy(),
-        lb=st.lb[gq].copy(),
-        ub=st.ub[gq].copy(),
-        forbidden=st.forbidden[gq] | ~inside,
-        rules=st.rules,
-    )
-    rep = _Repair(local)
-    fixed = ~inside
     added = 0
-    for q, goal in fails:
-        lq = int(np.searchsorted(gq, q))
-        pick = rep.solve(lq, goal, fixed)
-        if pick is None or pick.size == 0:
+    for up in (True, False):
+        goals = [(int(np.searchsorted(gq, q)), g) for q, g in fails if (g > st.v[q]) == up]
+        if not goals:
             continue
-        local.cls[pick] = _S
-        _set_bounds(local.cls, local.lb, local.ub, local.rules)
-        added += _hide(st, gq[pick])
+        cls = st.cls[gq]
+        lb, ub = st.lb[gq], st.ub[gq]
+        pick = _batch_attack(
+            ls, st.v[gq], cls > 0, lb, ub, inside & ~st.forbidden[gq] & (cls == 0), inside,
+            goals, float(st.rules.hidden_lower),
+        )  # fmt: skip
+        if pick.size:
+            added += _hide(st, gq[pick])
     return added
+
+
+def _batch_attack(
+    s: Structure,
+    v: FloatArray,
+    hidden: BoolArray,
+    lb: FloatArray,
+    ub: FloatArray,
+    cand: BoolArray,
+    free: BoolArray,
+    goals: list[tuple[int, float]],
+    hidden_lower: float,
+) -> IntArray:
+    """One attacking-table LP for many goals at once: deviations ``d = dp - dm`` with
+    ``A d = 0``; hidden quantities (where ``free``) move within their labels at no cost,
+    candidates at ``1 + v`` per unit and only to values an ``x`` allows; every other quantity
+    is fixed. Each goal ``(q, g)`` earns a large reward per unit of ``d_q`` towards ``g`` (up
+    to reaching it), so the LP reaches every goal it can, jointly, at the least cost of
+    candidates moved. Returns the candidates that move (to hide): after hiding them the
+    LP's point is a witness for every goal it reached. Joint goals may hide more than goal by
+    goal would; it is one LP instead of one per goal."""
+    n = s.n_q
+    m = len(goals)
+    rel, q, coef = s.members()
+    key = rel * n + q
+    uk, inv = np.unique(key, return_inverse=True)
+    val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
+    nz = val != 0
+    uk, val = uk[nz], val[nz]
+    r, c = uk // n, uk % n
+    gq = np.array([g[0] for g in goals], dtype=np.int64)
+    need = np.array([g[1] for g in goals], dtype=np.float64) - v[gq]
+    sign = np.sign(need)
+    nrel = s.n_rel
+    # columns: dp (n), dm (n), reward (m); rows: relations, then one row per goal
+    R = np.concatenate([r, r, nrel + np.arange(m), nrel + np.arange(m), nrel + np.arange(m)])
+    C = np.concatenate([c, c + n, 2 * n + np.arange(m), gq, n + gq])
+    V = np.concatenate([val, -val, np.ones(m), -sign, sign])
+    o = np.lexsort((R, C))
+    R, C, V = R[o], C[o], V[o]
+    inf = highspy.kHighsInf
+    mov = hidden & free
+    up = np.where(mov, ub - v, np.where(cand, inf, 0.0))
+    dn = np.where(mov, v - lb, np.where(cand, np.maximum(v - hidden_lower, 0.0), 0.0))
+    up = np.minimum(np.nan_to_num(np.maximum(up, 0.0), posinf=inf), inf)
+    dn = np.minimum(np.nan_to_num(np.maximum(dn, 0.0), posinf=inf), inf)
+    cost = np.where(cand, 1.0 + v, 0.0)
+    reward = 1e6
+    lp = highspy.HighsLp()
+    lp.num_col_ = 2 * n + m
+    lp.num_row_ = nrel + m
+    lp.col_cost_ = np.concatenate([cost, cost, np.full(m, -reward)])
+    lp.col_lower_ = np.zeros(2 * n + m)
+    lp.col_upper_ = np.concatenate([up, dn, np.abs(need)])
+    lp.row_lower_ = np.concatenate([np.zeros(nrel), np.full(m, -inf)])
+    lp.row_upper_ = np.zeros(nrel + m)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(C, np.arange(2 * n + m + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = R.astype(np.int32)
+    lp.a_matrix_.value_ = V.astype(np.float64)
+    h = new_highs()
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.zeros(0, dtype=np.int64)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    moved = (x[:n] + x[n : 2 * n]) > 1e-7
+    out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
+    return out
 
 
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
