@@ -995,6 +995,51 @@ def _relaxed_bounds(
     return lo, hi
 
 
+def limit_outer_bounds(
+    s: Structure, base: _Knowledge, relaxable: BoolArray, rules: PublicRules, rounds: int = 60
+) -> tuple[FloatArray, FloatArray]:
+    """Sound outer bounds of every quantity in the protection-limit problem (every relaxable
+    published count an ``x``), by interval arithmetic over every relation until nothing
+    changes (no LP). The exact limit lies inside them, so a requirement narrowed to these
+    bounds is never looser than the one narrowed to the exact limit."""
+    lo, hi = _relaxed_bounds(base, relaxable, rules)
+    lo, hi = lo.astype(np.float64).copy(), hi.astype(np.float64).copy()
+    rel, q, coef = s.members()
+    nr = s.n_rel
+    if nr == 0:
+        return lo, hi
+    for _ in range(rounds):
+        t_lo = np.where(coef > 0, lo[q], -hi[q])
+        t_hi = np.where(coef > 0, hi[q], -lo[q])
+        inf_lo, inf_hi = np.isinf(t_lo), np.isinf(t_hi)
+        s_lo = np.bincount(rel, np.where(inf_lo, 0.0, t_lo), nr)
+        s_hi = np.bincount(rel, np.where(inf_hi, 0.0, t_hi), nr)
+        n_lo = np.bincount(rel, inf_lo.astype(np.float64), nr)
+        n_hi = np.bincount(rel, inf_hi.astype(np.float64), nr)
+        # sum of the other members' terms, for every member (sum of all terms is 0)
+        o_lo = np.where(n_lo[rel] - inf_lo > 0, -np.inf, s_lo[rel] - np.where(inf_lo, 0.0, t_lo))
+        o_hi = np.where(n_hi[rel] - inf_hi > 0, np.inf, s_hi[rel] - np.where(inf_hi, 0.0, t_hi))
+        # coef * x = -others
+        x_lo = np.where(coef > 0, -o_hi, o_lo)
+        x_hi = np.where(coef > 0, -o_lo, o_hi)
+        new_lo, new_hi = lo.copy(), hi.copy()
+        np.maximum.at(new_lo, q, x_lo - EPS)
+        np.minimum.at(new_hi, q, x_hi + EPS)
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+            break
+        lo, hi = new_lo, new_hi
+    return lo, hi
+
+
+def narrow_to_limit(
+    cap: FloatArray, floor: FloatArray, lim_lo: FloatArray, lim_hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Caps and floors narrowed to (outer bounds of) the protection limit."""
+    c: FloatArray = np.minimum(cap, np.floor(lim_hi + EPS))
+    f: FloatArray = np.maximum(floor, np.ceil(lim_lo - EPS))
+    return c, f
+
+
 class _InsiderLimit:
     """Sound outer bounds of an insider's protection limit for domain and administration
     cells: the entity-in-domain relation with the insider's hidden cells known (and, for an
@@ -1081,10 +1126,19 @@ def _sibling_relations(s: Structure) -> IntArray:
 
 
 def _siblings(
-    s: Structure, sib_rel: IntArray, q: int, hidden: BoolArray, truth: FloatArray, units: Units
+    s: Structure,
+    sib_rel: IntArray,
+    q: int,
+    hidden: BoolArray,
+    truth: FloatArray,
+    units: Units,
+    lb: FloatArray,
+    ub: FloatArray,
+    hidden_lower: float,
 ) -> list[int]:
     """Target-driven partners of an entity cell: the other entities of its policy domain whose
-    cell of the same key is non-zero, hidden ones first, largest first (deterministic). A block
+    cell of the same key is non-zero, those with most room to move both ways first (a hidden
+    cell within its label, a published one as an ``x``), then by unit (deterministic). A block
     {entity, partner} with the domain fixed can move the target only against such a cell."""
     r = int(sib_rel[q])
     if r < 0:
@@ -1093,7 +1147,10 @@ def _siblings(
     terms = terms[(terms != q) & (truth[terms] > 0)]
     if terms.size == 0:
         return []
-    order = np.lexsort((units.q_unit[terms], -truth[terms], ~hidden[terms]))
+    down = np.where(hidden[terms], truth[terms] - lb[terms], truth[terms] - hidden_lower)
+    up = np.where(hidden[terms], ub[terms] - truth[terms], np.inf)
+    score = np.minimum(np.maximum(down, 0.0), 3.0) + np.minimum(np.maximum(up, 0.0), 3.0)
+    order = np.lexsort((units.q_unit[terms], -score))
     out: list[int] = []
     for t in terms[order].tolist():
         u = int(units.q_unit[t])
@@ -1190,7 +1247,10 @@ def _block_evaluate(
             homes.append([])
             continue
         if lvl == LEVEL_ENTITY:
-            mates = _siblings(s, sib_rel, int(tq[i]), hidden, truth, units)
+            mates = _siblings(
+                s, sib_rel, int(tq[i]), hidden, truth, units, base.lb, base.ub,
+                float(rules.hidden_lower),
+            )  # fmt: skip
             if mates:
                 homes.append(sorted({plan.block([u, m]) for m in mates[:2]}))
             else:
@@ -1499,9 +1559,12 @@ def audit(
             )
         if exact:
             raise UsageError("the block audit gives inner bounds; exact=True is the global audit")
+        b_cap, b_floor = narrow_to_limit(
+            cap, floor, *limit_outer_bounds(s, base, relaxable, rules)
+        )  # fmt: skip
         bparts, bsumm, restrict, block_info = _audit_blocks(
-            view, s, base, truth_q, rules, rows, kind_code, cap, floor, relaxable, attackers,
-            stats,
+            view, s, base, truth_q, rules, rows, kind_code, b_cap, b_floor, relaxable,
+            attackers, stats,
         )  # fmt: skip
         parts += bparts
         summaries.update(bsumm)
@@ -1719,7 +1782,9 @@ def _limit_recheck(
             store, att = cache
             for c in sub.tolist():
                 store[(att, s.n_q, int(tq[idx[c]]))] = (
-                    float(l_lo[c]), float(l_hi[c]), bool(l_ex[c])
+                    float(l_lo[c]),
+                    float(l_hi[c]),
+                    bool(l_ex[c]),
                 )
     narrowing = l_ex & ~reaches(np.arange(idx.size), l_lo, l_hi)
     cap[idx] = np.where(narrowing, np.minimum(cap[idx], l_hi), cap[idx])

@@ -904,14 +904,26 @@ def compare_methods(
 
 def _current_knowledge(st: _State) -> tuple[Any, BoolArray, FloatArray, FloatArray]:
     """What the public knows of the current pattern: (knowledge, relaxable, caps, floors)."""
-    from .audit import _grand_total, _knowledge, _label_caps, _label_floors
+    from .audit import (
+        _grand_total,
+        _knowledge,
+        _label_caps,
+        _label_floors,
+        limit_outer_bounds,
+        narrow_to_limit,
+    )
 
     view = _current_view(st)
     base = _knowledge(view, st.s, st.rules)
     relaxable = base.known & (base.value >= st.rules.hidden_lower) & (base.value > 0)
     relaxable[_grand_total(view, st.s)] = False
     relaxable &= ~st.forbidden
-    return base, relaxable, _label_caps(st.s, base, st.rules, view), _label_floors(st.s, base)
+    cap, floor = narrow_to_limit(
+        _label_caps(st.s, base, st.rules, view),
+        _label_floors(st.s, base),
+        *limit_outer_bounds(st.s, base, relaxable, st.rules),
+    )
+    return base, relaxable, cap, floor
 
 
 def _current_view(st: _State) -> pa.Table:
@@ -960,10 +972,10 @@ def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]
         if not goals:
             continue
         cls = st.cls[gq]
-        lb, ub = st.lb[gq], st.ub[gq]
-        pick = _batch_attack(
-            ls, st.v[gq], cls > 0, lb, ub, inside & ~st.forbidden[gq] & (cls == 0), inside,
-            goals, float(st.rules.hidden_lower),
+        pick, _ = _batch_attack(
+            ls, st.v[gq], cls > 0, st.lb[gq], st.ub[gq],
+            inside & ~st.forbidden[gq] & (cls == 0), inside, goals,
+            float(st.rules.hidden_lower),
         )  # fmt: skip
         if pick.size:
             added += _hide(st, gq[pick])
@@ -980,15 +992,15 @@ def _batch_attack(
     free: BoolArray,
     goals: list[tuple[int, float]],
     hidden_lower: float,
-) -> IntArray:
+) -> tuple[IntArray, BoolArray]:
     """One attacking-table LP for many goals at once: deviations ``d = dp - dm`` with
     ``A d = 0``; hidden quantities (where ``free``) move within their labels at no cost,
     candidates at ``1 + v`` per unit and only to values an ``x`` allows; every other quantity
     is fixed. Each goal ``(q, g)`` earns a large reward per unit of ``d_q`` towards ``g`` (up
     to reaching it), so the LP reaches every goal it can, jointly, at the least cost of
     candidates moved. Returns the candidates that move (to hide): after hiding them the
-    LP's point is a witness for every goal it reached. Joint goals may hide more than goal by
-    goal would; it is one LP instead of one per goal."""
+    LP's point is a witness for every goal it reached (the second value: which). Joint goals
+    may hide more than goal by goal would; it is one LP instead of one per goal."""
     n = s.n_q
     m = len(goals)
     rel, q, coef = s.members()
@@ -1034,11 +1046,12 @@ def _batch_attack(
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(m, dtype=bool)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     moved = (x[:n] + x[n : 2 * n]) > 1e-7
     out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
-    return out
+    reached: BoolArray = x[2 * n :] >= np.abs(need) - 1e-6
+    return out, reached
 
 
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:

@@ -1,0 +1,63 @@
+"""The propagated outer bounds of the protection limit contain the exact limit (LPs)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from herkomst import audit as A
+from herkomst._cells import build_structure
+from herkomst.authorization import load_authorization
+
+from ..cellmaker import make_cells, random_persons
+
+AUTH = load_authorization()
+RULES = AUTH.public
+
+
+def _naive(cells: pa.Table) -> pa.Table:
+    rows = cells.to_pylist()
+    for r in rows:
+        if 1 <= r["count"] <= 4:
+            r["count"], r["shown"], r["percent"], r["status"] = None, "1-5", None, "masked_primary"
+    return pa.Table.from_pylist(rows, schema=cells.schema)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_outer_limit_contains_exact_limit(seed: int) -> None:
+    ents = {"E1": "D1", "E2": "D1", "E3": "D1", "E4": "D2", "E5": "D2"}
+    people = random_persons(random.Random(seed), 160, ents, weights=[40, 30, 3, 20, 7])
+    view = _naive(make_cells(people, breakdowns=("total", "sex")))
+    s = build_structure(view)
+    base = A._knowledge(view, s, RULES)
+    relaxable = base.known & (base.value >= RULES.hidden_lower) & (base.value > 0)
+    relaxable[A._grand_total(view, s)] = False
+    lo, hi = A.limit_outer_bounds(s, base, relaxable, RULES)
+    # the exact limit, by two LPs per quantity of the relaxed problem (as _limit_recheck)
+    rel = relaxable & base.known
+    k2 = A._Knowledge(base.known & ~rel, base.value.copy(), base.lb.copy(), base.ub.copy())
+    k2.lb[rel] = float(RULES.hidden_lower)
+    k2.ub[rel] = np.inf
+    k2.value[rel] = np.nan
+    targets = np.nonzero(~base.known | rel)[0].astype(np.int64)
+    assert targets.size > 20
+    n = targets.size
+    e_lo, e_hi, ex = A._intervals(
+        s, k2, targets, np.zeros(n), np.ones(n), True, A._Stats()
+    )  # fmt: skip
+    assert ex.all()
+    assert (lo[targets] <= e_lo + 1e-6).all()
+    assert (hi[targets] >= e_hi - 1e-6).all()
+    # and the bounds are not vacuous: the labels and zeros tighten some of them
+    assert np.isfinite(hi[targets]).any()
+
+
+def test_narrow_to_limit_only_tightens() -> None:
+    cap = np.array([4.0, np.inf, 3.0])
+    floor = np.array([1.0, 0.0, 2.0])
+    c, f = A.narrow_to_limit(cap, floor, np.array([0.0, 2.2, 2.0]), np.array([9.0, 6.7, 2.5]))
+    assert c.tolist() == [4.0, 6.0, 2.0]
+    assert f.tolist() == [1.0, 3.0, 2.0]
