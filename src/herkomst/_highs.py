@@ -14,6 +14,8 @@ import sys
 import threading
 
 import highspy
+import numpy as np
+import numpy.typing as npt
 
 _lock = threading.Lock()
 _banner_done = False
@@ -41,4 +43,36 @@ def new_highs(threads: int = 1, seed: int = 0) -> highspy.Highs:
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("threads", threads)
     h.setOptionValue("random_seed", seed)
+    return h
+
+
+def colwise_model(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    vals: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    col_lo: npt.NDArray[np.float64],
+    col_hi: npt.NDArray[np.float64],
+    row_lo: npt.NDArray[np.float64],
+    row_hi: npt.NDArray[np.float64],
+) -> highspy.Highs:
+    """A quiet solver (:func:`new_highs`) holding the LP ``row_lo <= A x <= row_hi``,
+    ``col_lo <= x <= col_hi``, minimise ``cost . x``; ``A`` given as triplets in any order."""
+    n_col, n_row = int(cost.shape[0]), int(row_lo.shape[0])
+    o = np.lexsort((rows, cols))
+    r, c, v = rows[o], cols[o], vals[o]
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    lp.col_cost_ = cost
+    lp.col_lower_ = col_lo
+    lp.col_upper_ = col_hi
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(c, np.arange(n_col + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = r.astype(np.int32)
+    lp.a_matrix_.value_ = v.astype(np.float64)
+    h = new_highs()
+    h.passModel(lp)
     return h

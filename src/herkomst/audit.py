@@ -563,33 +563,7 @@ class _ComponentLP:
     def outer_bounds(self, rounds: int = 40) -> tuple[FloatArray, FloatArray]:
         """Sound bounds by propagating every relation's interval arithmetic (no LP)."""
         r, c, a, b = self.eq
-        lo, hi = self.lb.copy(), self.ub.copy()
-        if r.size == 0:
-            return lo, hi
-        nr = b.shape[0]
-        for _ in range(rounds):
-            t_lo = np.where(a > 0, lo[c], -hi[c])
-            t_hi = np.where(a > 0, hi[c], -lo[c])
-            inf_lo, inf_hi = np.isinf(t_lo), np.isinf(t_hi)
-            s_lo = np.bincount(r, np.where(inf_lo, 0.0, t_lo), nr)
-            s_hi = np.bincount(r, np.where(inf_hi, 0.0, t_hi), nr)
-            n_lo = np.bincount(r, inf_lo.astype(np.float64), nr)
-            n_hi = np.bincount(r, inf_hi.astype(np.float64), nr)
-            o_lo = np.where(n_lo[r] - inf_lo > 0, -np.inf, s_lo[r] - np.where(inf_lo, 0.0, t_lo))
-            o_hi = np.where(n_hi[r] - inf_hi > 0, np.inf, s_hi[r] - np.where(inf_hi, 0.0, t_hi))
-            # a*x = b - others
-            y_lo, y_hi = b[r] - o_hi, b[r] - o_lo
-            x_lo = np.where(a > 0, y_lo, -y_hi)
-            x_hi = np.where(a > 0, y_hi, -y_lo)
-            new_lo, new_hi = lo.copy(), hi.copy()
-            np.maximum.at(new_lo, c, x_lo - EPS)
-            np.minimum.at(new_hi, c, x_hi + EPS)
-            if np.allclose(new_lo, lo, atol=1e-9, equal_nan=True) and np.allclose(
-                new_hi, hi, atol=1e-9, equal_nan=True
-            ):
-                break
-            lo, hi = new_lo, new_hi
-        return lo, hi
+        return _interval_propagation(r, c, a, b, self.lb.copy(), self.ub.copy(), rounds)
 
     def feasible(self) -> FloatArray:
         _, _, x = self._solve(np.zeros(0, np.int64), np.zeros(0))
@@ -1003,29 +977,46 @@ def limit_outer_bounds(
     changes (no LP). The exact limit lies inside them, so a requirement narrowed to these
     bounds is never looser than the one narrowed to the exact limit."""
     lo, hi = _relaxed_bounds(base, relaxable, rules)
-    lo, hi = lo.astype(np.float64).copy(), hi.astype(np.float64).copy()
     rel, q, coef = s.members()
-    nr = s.n_rel
-    if nr == 0:
+    return _interval_propagation(
+        rel, q, coef, np.zeros(s.n_rel), lo.astype(np.float64), hi.astype(np.float64), rounds
+    )
+
+
+def _interval_propagation(
+    r: IntArray,
+    c: IntArray,
+    a: FloatArray,
+    b: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    rounds: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Sound outer bounds of ``x`` under the rows ``sum a x[c] = b[r]`` (one entry per
+    (row, column, coefficient)), by interval arithmetic until nothing changes (no LP)."""
+    if r.size == 0:
         return lo, hi
+    nr = b.shape[0]
     for _ in range(rounds):
-        t_lo = np.where(coef > 0, lo[q], -hi[q])
-        t_hi = np.where(coef > 0, hi[q], -lo[q])
+        t_lo = np.where(a > 0, lo[c], -hi[c])
+        t_hi = np.where(a > 0, hi[c], -lo[c])
         inf_lo, inf_hi = np.isinf(t_lo), np.isinf(t_hi)
-        s_lo = np.bincount(rel, np.where(inf_lo, 0.0, t_lo), nr)
-        s_hi = np.bincount(rel, np.where(inf_hi, 0.0, t_hi), nr)
-        n_lo = np.bincount(rel, inf_lo.astype(np.float64), nr)
-        n_hi = np.bincount(rel, inf_hi.astype(np.float64), nr)
-        # sum of the other members' terms, for every member (sum of all terms is 0)
-        o_lo = np.where(n_lo[rel] - inf_lo > 0, -np.inf, s_lo[rel] - np.where(inf_lo, 0.0, t_lo))
-        o_hi = np.where(n_hi[rel] - inf_hi > 0, np.inf, s_hi[rel] - np.where(inf_hi, 0.0, t_hi))
-        # coef * x = -others
-        x_lo = np.where(coef > 0, -o_hi, o_lo)
-        x_hi = np.where(coef > 0, -o_lo, o_hi)
+        s_lo = np.bincount(r, np.where(inf_lo, 0.0, t_lo), nr)
+        s_hi = np.bincount(r, np.where(inf_hi, 0.0, t_hi), nr)
+        n_lo = np.bincount(r, inf_lo.astype(np.float64), nr)
+        n_hi = np.bincount(r, inf_hi.astype(np.float64), nr)
+        o_lo = np.where(n_lo[r] - inf_lo > 0, -np.inf, s_lo[r] - np.where(inf_lo, 0.0, t_lo))
+        o_hi = np.where(n_hi[r] - inf_hi > 0, np.inf, s_hi[r] - np.where(inf_hi, 0.0, t_hi))
+        # a*x = b - others
+        y_lo, y_hi = b[r] - o_hi, b[r] - o_lo
+        x_lo = np.where(a > 0, y_lo, -y_hi)
+        x_hi = np.where(a > 0, y_hi, -y_lo)
         new_lo, new_hi = lo.copy(), hi.copy()
-        np.maximum.at(new_lo, q, x_lo - EPS)
-        np.minimum.at(new_hi, q, x_hi + EPS)
-        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+        np.maximum.at(new_lo, c, x_lo - EPS)
+        np.minimum.at(new_hi, c, x_hi + EPS)
+        if np.allclose(new_lo, lo, atol=1e-9, equal_nan=True) and np.allclose(
+            new_hi, hi, atol=1e-9, equal_nan=True
+        ):
             break
         lo, hi = new_lo, new_hi
     return lo, hi

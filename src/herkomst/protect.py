@@ -51,7 +51,7 @@ from ._cells import (
     build_structure,
     conform,
 )
-from ._highs import new_highs
+from ._highs import colwise_model, new_highs
 from .audit import (
     BLOCKS_FROM,
     WITHHELD_STATUS,
@@ -448,6 +448,19 @@ def _published_table(st: _State) -> pa.Table:
     return out.filter(pa.array(keep))
 
 
+def _relation_matrix(s: Structure) -> tuple[IntArray, IntArray, FloatArray]:
+    """The additive relations as a sparse matrix (row, quantity, coefficient), duplicates
+    summed and zeros dropped (a quantity may appear twice in one relation)."""
+    n = s.n_q
+    rel, q, coef = s.members()
+    key = rel * n + q
+    uk, inv = np.unique(key, return_inverse=True)
+    val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
+    nz = val != 0
+    uk, val = uk[nz], val[nz]
+    return uk // n, uk % n, val
+
+
 class _Repair:
     """The attacking-table LP of audit-driven repair (one HiGHS model, re-solved).
 
@@ -468,35 +481,13 @@ class _Repair:
         s = st.s
         n = s.n_q
         self.n = n
-        rel, q, coef = s.members()
-        key = rel * n + q
-        uk, inv = np.unique(key, return_inverse=True)
-        val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
-        nz = val != 0
-        uk, val = uk[nz], val[nz]
-        r, c = uk // n, uk % n
+        r, c, val = _relation_matrix(s)
         # columns: d+ (0..n-1), d- (n..2n-1)
-        R = np.concatenate([r, r])
-        C = np.concatenate([c, c + n])
-        V = np.concatenate([val, -val])
-        o = np.lexsort((R, C))
-        R, C, V = R[o], C[o], V[o]
-        lp = highspy.HighsLp()
-        lp.num_col_ = 2 * n
-        lp.num_row_ = s.n_rel
-        lp.col_cost_ = np.zeros(2 * n)
-        lp.col_lower_ = np.zeros(2 * n)
-        lp.col_upper_ = np.zeros(2 * n)
-        lp.row_lower_ = np.zeros(s.n_rel)
-        lp.row_upper_ = np.zeros(s.n_rel)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(C, np.arange(2 * n + 1)).astype(np.int32)
-        lp.a_matrix_.index_ = R.astype(np.int32)
-        lp.a_matrix_.value_ = V.astype(np.float64)
-        h = new_highs()
-        h.setOptionValue("threads", 1)
-        h.setOptionValue("random_seed", 0)
-        h.passModel(lp)
+        h = colwise_model(
+            np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
+            np.zeros(2 * n), np.zeros(2 * n), np.zeros(2 * n), np.zeros(s.n_rel),
+            np.zeros(s.n_rel),
+        )  # fmt: skip
         self.h = h
         self.solves = 0
         self.idx = np.arange(2 * n, dtype=np.int32)
@@ -1003,23 +994,12 @@ def _batch_attack(
     may hide more than goal by goal would; it is one LP instead of one per goal."""
     n = s.n_q
     m = len(goals)
-    rel, q, coef = s.members()
-    key = rel * n + q
-    uk, inv = np.unique(key, return_inverse=True)
-    val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
-    nz = val != 0
-    uk, val = uk[nz], val[nz]
-    r, c = uk // n, uk % n
+    r, c, val = _relation_matrix(s)
     gq = np.array([g[0] for g in goals], dtype=np.int64)
     need = np.array([g[1] for g in goals], dtype=np.float64) - v[gq]
     sign = np.sign(need)
     nrel = s.n_rel
     # columns: dp (n), dm (n), reward (m); rows: relations, then one row per goal
-    R = np.concatenate([r, r, nrel + np.arange(m), nrel + np.arange(m), nrel + np.arange(m)])
-    C = np.concatenate([c, c + n, 2 * n + np.arange(m), gq, n + gq])
-    V = np.concatenate([val, -val, np.ones(m), -sign, sign])
-    o = np.lexsort((R, C))
-    R, C, V = R[o], C[o], V[o]
     inf = highspy.kHighsInf
     mov = hidden & free
     up = np.where(mov, ub - v, np.where(cand, inf, 0.0))
@@ -1028,22 +1008,17 @@ def _batch_attack(
     dn = np.minimum(np.nan_to_num(np.maximum(dn, 0.0), posinf=inf), inf)
     cost = np.where(cand, 1.0 + v, 0.0)
     reward = 1e6
-    lp = highspy.HighsLp()
-    lp.num_col_ = 2 * n + m
-    lp.num_row_ = nrel + m
-    lp.col_cost_ = np.concatenate([cost, cost, np.full(m, -reward)])
-    lp.col_lower_ = np.zeros(2 * n + m)
-    lp.col_upper_ = np.concatenate([up, dn, np.abs(need)])
-    lp.row_lower_ = np.concatenate([np.zeros(nrel), np.full(m, -inf)])
-    lp.row_upper_ = np.zeros(nrel + m)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(C, np.arange(2 * n + m + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = R.astype(np.int32)
-    lp.a_matrix_.value_ = V.astype(np.float64)
-    h = new_highs()
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
-    h.passModel(lp)
+    goal_rows = nrel + np.arange(m)
+    h = colwise_model(
+        np.concatenate([r, r, goal_rows, goal_rows, goal_rows]),
+        np.concatenate([c, c + n, 2 * n + np.arange(m), gq, n + gq]),
+        np.concatenate([val, -val, np.ones(m), -sign, sign]),
+        np.concatenate([cost, cost, np.full(m, -reward)]),
+        np.zeros(2 * n + m),
+        np.concatenate([up, dn, np.abs(need)]),
+        np.concatenate([np.zeros(nrel), np.full(m, -inf)]),
+        np.zeros(nrel + m),
+    )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return np.zeros(0, dtype=np.int64), np.zeros(m, dtype=bool)
