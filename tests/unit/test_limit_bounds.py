@@ -61,3 +61,50 @@ def test_narrow_to_limit_only_tightens() -> None:
     c, f = A.narrow_to_limit(cap, floor, np.array([0.0, 2.2, 2.0]), np.array([9.0, 6.7, 2.5]))
     assert c.tolist() == [4.0, 6.0, 2.0]
     assert f.tolist() == [1.0, 3.0, 2.0]
+
+
+def _person(entity: str, origin: str) -> dict[str, object]:
+    return {
+        "year": 2023,
+        "policy_domain": "D",
+        "entity": entity,
+        "sex": "F",
+        "age_class": "25-34",
+        "level": "A",
+        "position": "statutory",
+        "regime": "full_time",
+        "origin_eu15": origin,
+        "origin_eu": origin,
+    }
+
+
+def test_block_partners_hold_the_same_key() -> None:
+    """An entity cell's partners are the domain's entities with a non-zero cell of the same
+    key, most room first: E2 (nobody outside the EU-15) is never a partner of E1's
+    `outside` cell; E3 (9 people outside, room both ways as an x) comes before E4 (1 person,
+    a 1-5 cell that cannot go down)."""
+    people = (
+        [_person("E1", "outside")] * 2
+        + [_person("E1", "inside")] * 60
+        + [_person("E2", "inside")] * 70
+        + [_person("E3", "outside")] * 9
+        + [_person("E3", "inside")] * 60
+        + [_person("E4", "outside")] * 1
+        + [_person("E4", "inside")] * 60
+    )
+    view = _naive(make_cells(people, definitions=("eu15",), breakdowns=("total",)))
+    s = build_structure(view)
+    base = A._knowledge(view, s, RULES)
+    units = A.build_units(view, s)
+    truth = A._truth_by_quantity(
+        make_cells(people, definitions=("eu15",), breakdowns=("total",)), s
+    )
+    ent = A._str_col(view, "entity")
+    org = A._str_col(view, "origin")
+    row = next(i for i in range(view.num_rows) if ent[i] == "E1" and org[i] == "outside")
+    q = int(s.qid[row])
+    mates = A._siblings(
+        s, A._sibling_relations(s), q, ~base.known, truth, units, base.lb, base.ub,
+        float(RULES.hidden_lower),
+    )  # fmt: skip
+    assert [units.name[m] for m in mates] == ["E3", "E4"]
