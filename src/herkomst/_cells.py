@@ -129,6 +129,18 @@ class Structure:
         coef = np.concatenate([np.ones(n), -np.ones(self.rel_terms.shape[0])])
         return rel, q, coef
 
+    def matrix(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """The relations as a sparse matrix (row, quantity, coefficient): duplicates summed,
+        zeros dropped (a quantity may appear twice in one relation)."""
+        n = self.n_q
+        rel, q, coef = self.members()
+        key = rel * n + q
+        uk, inv = np.unique(key, return_inverse=True)
+        val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
+        nz = val != 0
+        uk, val = uk[nz], val[nz]
+        return uk // n, uk % n, val
+
 
 RELATION_KINDS: tuple[str, ...] = (
     "origin",

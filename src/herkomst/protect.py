@@ -448,19 +448,6 @@ def _published_table(st: _State) -> pa.Table:
     return out.filter(pa.array(keep))
 
 
-def _relation_matrix(s: Structure) -> tuple[IntArray, IntArray, FloatArray]:
-    """The additive relations as a sparse matrix (row, quantity, coefficient), duplicates
-    summed and zeros dropped (a quantity may appear twice in one relation)."""
-    n = s.n_q
-    rel, q, coef = s.members()
-    key = rel * n + q
-    uk, inv = np.unique(key, return_inverse=True)
-    val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
-    nz = val != 0
-    uk, val = uk[nz], val[nz]
-    return uk // n, uk % n, val
-
-
 class _Repair:
     """The attacking-table LP of audit-driven repair (one HiGHS model, re-solved).
 
@@ -481,7 +468,7 @@ class _Repair:
         s = st.s
         n = s.n_q
         self.n = n
-        r, c, val = _relation_matrix(s)
+        r, c, val = s.matrix()
         # columns: d+ (0..n-1), d- (n..2n-1)
         h = colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
@@ -994,7 +981,7 @@ def _batch_attack(
     may hide more than goal by goal would; it is one LP instead of one per goal."""
     n = s.n_q
     m = len(goals)
-    r, c, val = _relation_matrix(s)
+    r, c, val = s.matrix()
     gq = np.array([g[0] for g in goals], dtype=np.int64)
     need = np.array([g[1] for g in goals], dtype=np.float64) - v[gq]
     sign = np.sign(need)
