@@ -1607,6 +1607,7 @@ def audit(
     exact: bool = False,
     method: str = "auto",
     limit_cache: dict[tuple[str, int, int], tuple[float, float, bool]] | None = None,
+    screen: bool = False,
 ) -> AuditResult:
     """Audit a published cell table against the authorization's public requirement.
 
@@ -1619,6 +1620,9 @@ def audit(
     optimised further). ``limit_cache`` keeps the protection limits of failed cells between
     calls on releases of the same cells (the limit does not depend on which published counts
     are hidden: it hides them all); the suppression's repair rounds pass one.
+    ``screen=True`` (block audit only, for the suppression's rounds): what neither a block
+    nor a sparse witness certifies is reported failed at its true value (goals for the repair)
+    instead of being settled by the global exact LPs.
     """
     t0 = time.perf_counter()
     rules = authorization.public
@@ -1680,6 +1684,29 @@ def audit(
         parts += bparts
         summaries.update(bsumm)
         attackers = sorted(restrict, key=lambda a: (a != "public", a))
+        if screen:
+            assert truth_q is not None
+            for att in attackers:
+                sel = restrict[att]
+                if not sel.any():
+                    continue
+                trows = rows[sel]
+                kinds_s = [target_kind[j] for j in np.nonzero(sel)[0]]
+                tv = truth_q[s.qid[trows]]
+                outs = [
+                    Outcome.NO_REQUIREMENT
+                    if kd is Target.SUPPRESSED and not rules.zeros_sensitive
+                    else Outcome.FAIL
+                    for kd in kinds_s
+                ]  # fmt: skip
+                ok = np.array([o is not Outcome.FAIL for o in outs], dtype=bool)
+                zeros = np.zeros(trows.shape[0], dtype=bool)
+                parts.append(
+                    _result_table(view, trows, att, kinds_s, tv, tv, zeros, cap[s.qid[trows]],
+                                  outs, ok, floor[s.qid[trows]])
+                )  # fmt: skip
+                summaries[att] = _attacker_summary(kinds_s, tv, tv, outs, ok, view, trows)
+            attackers = []
     for att in attackers:
         if restrict is not None and not restrict[att].any():
             continue

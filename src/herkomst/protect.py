@@ -572,17 +572,24 @@ def _insider_known(st: _State, attacker: str, cache: dict[str, BoolArray]) -> Bo
 
 
 def _repair_from_audit(
-    st: _State, result: AuditResult, repair: _Repair, fallback: list[dict[str, Any]]
+    st: _State,
+    result: AuditResult,
+    repair: _Repair,
+    fallback: list[dict[str, Any]],
+    hide_all: bool = True,
 ) -> int:
     """Audit-driven repair: an attacking-table LP per failed cell and direction; when no set
     of hidable cells can help (LP infeasible), hide every candidate of the cell's relations
-    (the fallback, reported)."""
+    (the fallback, reported) unless ``hide_all`` is false (the screening rounds of the blocks,
+    whose failures include cells at their protection limit: left to the final audit)."""
     cache: dict[str, BoolArray] = {}
     added = 0
     for att, q, goal in _failure_goals(st, result):
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
         pick = repair.solve(q, goal, _insider_known(st, att, cache))
+        if pick is None and not hide_all:
+            continue
         if pick is None:
             rel, qq, _ = st.s.members()
             rels = np.unique(rel[qq == q])
@@ -640,7 +647,7 @@ def _protect_public(
         t_a = time.perf_counter()
         result = audit(
             published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
-            method=audit_method, limit_cache=limits,
+            method=audit_method, limit_cache=limits, screen=big,
         )  # fmt: skip
         rounds.append(
             {
@@ -650,8 +657,8 @@ def _protect_public(
             }
         )
         if result.passed and big:
-            # the block audit settles by inner bounds (and the global exact LPs for what
-            # the blocks leave): a pass is a pass
+            # blocks and sparse witnesses certified every target (inner bounds, feasible
+            # points): a pass is a pass
             break
         if result.passed:
             # the fast audit settles cells by witnesses and outer bounds; a release is only
@@ -666,7 +673,7 @@ def _protect_public(
         t_r = time.perf_counter()
         if repair is None:
             repair = _Repair(st)
-        n = _repair_from_audit(st, result, repair, fallback)
+        n = _repair_from_audit(st, result, repair, fallback, hide_all=not big)
         rounds.append(
             {
                 "step": "repair",
@@ -676,6 +683,14 @@ def _protect_public(
             }
         )
         if n == 0 and big:
+            # what the screening could not certify nor the repair improve (a cell at its
+            # protection limit, or one only the global LP can certify): the block audit
+            # with the global exact LPs for what it leaves is the arbiter
+            result = audit(
+                published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
+                method=audit_method, limit_cache=limits,
+            )  # fmt: skip
+            rounds.append({"step": "audit_blocks_exact", "failed": result.summary["failed"]})
             break
         if n == 0:
             # nothing left to hide: the exact audit (every undecided interval solved by two
