@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from herkomst import audit as A
@@ -13,17 +12,10 @@ from herkomst._cells import build_structure
 from herkomst.authorization import load_authorization
 
 from ..cellmaker import make_cells, random_persons
+from .test_audit_attacks import _naive, _people
 
 AUTH = load_authorization()
 RULES = AUTH.public
-
-
-def _naive(cells: pa.Table) -> pa.Table:
-    rows = cells.to_pylist()
-    for r in rows:
-        if 1 <= r["count"] <= 4:
-            r["count"], r["shown"], r["percent"], r["status"] = None, "1-5", None, "masked_primary"
-    return pa.Table.from_pylist(rows, schema=cells.schema)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -63,34 +55,19 @@ def test_narrow_to_limit_only_tightens() -> None:
     assert f.tolist() == [1.0, 3.0, 2.0]
 
 
-def _person(entity: str, origin: str) -> dict[str, object]:
-    return {
-        "year": 2023,
-        "policy_domain": "D",
-        "entity": entity,
-        "sex": "F",
-        "age_class": "25-34",
-        "level": "A",
-        "position": "statutory",
-        "regime": "full_time",
-        "origin_eu15": origin,
-        "origin_eu": origin,
-    }
-
-
 def test_block_partners_hold_the_same_key() -> None:
     """An entity cell's partners are the domain's entities with a non-zero cell of the same
     key, most room first: E2 (nobody outside the EU-15) is never a partner of E1's
     `outside` cell; E3 (9 people outside, room both ways as an x) comes before E4 (1 person,
     a 1-5 cell that cannot go down)."""
     people = (
-        [_person("E1", "outside")] * 2
-        + [_person("E1", "inside")] * 60
-        + [_person("E2", "inside")] * 70
-        + [_person("E3", "outside")] * 9
-        + [_person("E3", "inside")] * 60
-        + [_person("E4", "outside")] * 1
-        + [_person("E4", "inside")] * 60
+        _people(2, "E1", "D", "outside")
+        + _people(60, "E1", "D", "inside")
+        + _people(70, "E2", "D", "inside")
+        + _people(9, "E3", "D", "outside")
+        + _people(60, "E3", "D", "inside")
+        + _people(1, "E4", "D", "outside")
+        + _people(60, "E4", "D", "inside")
     )
     view = _naive(make_cells(people, definitions=("eu15",), breakdowns=("total",)))
     s = build_structure(view)
