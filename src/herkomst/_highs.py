@@ -55,24 +55,32 @@ def colwise_model(
     col_hi: npt.NDArray[np.float64],
     row_lo: npt.NDArray[np.float64],
     row_hi: npt.NDArray[np.float64],
+    integer_cols: int = 0,
 ) -> highspy.Highs:
     """A quiet solver (:func:`new_highs`) holding the LP ``row_lo <= A x <= row_hi``,
-    ``col_lo <= x <= col_hi``, minimise ``cost . x``; ``A`` given as triplets in any order."""
+    ``col_lo <= x <= col_hi``, minimise ``cost . x``; ``A`` given as triplets in any order.
+    The first ``integer_cols`` columns are integer (a MIP). Infinite bounds may be given as
+    ``numpy.inf``."""
     n_col, n_row = int(cost.shape[0]), int(row_lo.shape[0])
     o = np.lexsort((rows, cols))
     r, c, v = rows[o], cols[o], vals[o]
     lp = highspy.HighsLp()
     lp.num_col_ = n_col
     lp.num_row_ = n_row
+    inf = highspy.kHighsInf
     lp.col_cost_ = cost
-    lp.col_lower_ = col_lo
-    lp.col_upper_ = col_hi
-    lp.row_lower_ = row_lo
-    lp.row_upper_ = row_hi
+    lp.col_lower_ = np.maximum(col_lo, -inf)
+    lp.col_upper_ = np.minimum(col_hi, inf)
+    lp.row_lower_ = np.maximum(row_lo, -inf)
+    lp.row_upper_ = np.minimum(row_hi, inf)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.searchsorted(c, np.arange(n_col + 1)).astype(np.int32)
     lp.a_matrix_.index_ = r.astype(np.int32)
     lp.a_matrix_.value_ = v.astype(np.float64)
+    if integer_cols:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * integer_cols + [
+            highspy.HighsVarType.kContinuous
+        ] * (n_col - integer_cols)
     h = new_highs()
     h.passModel(lp)
     return h

@@ -62,7 +62,7 @@ from ._cells import (
     conform,
     substructure,
 )
-from ._highs import colwise_model, new_highs
+from ._highs import colwise_model
 from .authorization import Authorization, PublicRules, load_authorization
 from .errors import CheckFailed, InputError, InternalError, UsageError
 
@@ -495,30 +495,13 @@ class _ComponentLP:
         row_hi += [np.zeros(nt), np.full(nt, np.inf)]
         nrow += 2 * nt
         ncol = nx + 2 * nt
-        R = np.concatenate(r_idx)
-        C = np.concatenate(c_idx)
-        V = np.concatenate(vals)
-        order = np.lexsort((R, C))
-        R, C, V = R[order], C[order], V[order]
-        start = np.searchsorted(C, np.arange(ncol + 1)).astype(np.int32)
         inf = highspy.kHighsInf
-        col_lo = np.concatenate([lb[cols], np.full(nt, -inf), t_lo])
-        col_hi = np.concatenate([np.minimum(ub[cols], inf), t_hi, np.full(nt, inf)])
-        lp = highspy.HighsLp()
-        lp.num_col_ = ncol
-        lp.num_row_ = nrow
-        lp.col_cost_ = np.zeros(ncol)
-        lp.col_lower_ = col_lo
-        lp.col_upper_ = col_hi
-        lp.row_lower_ = np.maximum(np.concatenate(row_lo), -inf)
-        lp.row_upper_ = np.minimum(np.concatenate(row_hi), inf)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = start
-        lp.a_matrix_.index_ = R.astype(np.int32)
-        lp.a_matrix_.value_ = V.astype(np.float64)
-        h = new_highs()
-        h.setOptionValue("threads", 1)
-        h.passModel(lp)
+        h = colwise_model(
+            np.concatenate(r_idx), np.concatenate(c_idx), np.concatenate(vals), np.zeros(ncol),
+            np.concatenate([lb[cols], np.full(nt, -inf), t_lo]),
+            np.concatenate([ub[cols], t_hi, np.full(nt, inf)]),
+            np.concatenate(row_lo), np.concatenate(row_hi),
+        )  # fmt: skip
         self.h = h
         self.first = True
         self.ncol = ncol
@@ -1293,16 +1276,15 @@ class _WitnessLP:
     the public witness is reused when it leaves them untouched. Only when no percentage
     constrains a hidden cell (they are not modelled here)."""
 
-    def __init__(self, s: Structure, base: _Knowledge, truth: FloatArray) -> None:
+    def __init__(self, s: Structure, base: _Knowledge, truth: FloatArray, units: Units) -> None:
         n = s.n_q
-        self.n, self.truth = n, truth
+        self.n, self.truth, self.units = n, truth, units
         r, c, v = s.matrix()
         hidden = ~base.known
         self.up = np.where(hidden, np.maximum(base.ub - truth, 0.0), 0.0)
         self.dn = np.where(hidden, np.maximum(truth - base.lb, 0.0), 0.0)
         self.up = np.minimum(self.up, highspy.kHighsInf)
         self.hidden = hidden
-        self.units: Units | None = None
         cost = np.concatenate([hidden.astype(np.float64), hidden.astype(np.float64)])
         self.h = colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([v, -v]), cost,
@@ -1314,10 +1296,10 @@ class _WitnessLP:
         self.of_unit: dict[int, IntArray] = {}
 
     @staticmethod
-    def make(s: Structure, base: _Knowledge, truth: FloatArray) -> _WitnessLP | None:
+    def make(s: Structure, base: _Knowledge, truth: FloatArray, units: Units) -> _WitnessLP | None:
         if base.p_n.size and (~base.known[base.p_n] | ~base.known[base.p_t]).any():
             return None
-        return _WitnessLP(s, base, truth)
+        return _WitnessLP(s, base, truth, units)
 
     def _solve(self, q: int, goal: float, fixed: IntArray) -> IntArray | None:
         """The quantities a witness with ``q = goal`` moves (None: no witness)."""
@@ -1362,7 +1344,6 @@ class _WitnessLP:
                 return False
             if insider_unit < 0:
                 continue
-            assert self.units is not None
             if not (self.units.q_unit[moved] == insider_unit).any():
                 continue
             own = self.of_unit.get(insider_unit)
@@ -1473,10 +1454,9 @@ def _audit_blocks(
         for name in left:
             esc_ins.setdefault(name, []).append(i)
     # what no block certified: sparse witnesses over the whole release first
-    wit = _WitnessLP.make(s, base, truth)
+    wit = _WitnessLP.make(s, base, truth, units)
     n_wit = 0
     if wit is not None:
-        wit.units = units
         for i in np.nonzero(esc_pub)[0].tolist():
             if wit.certify(int(tq[i]), int(kind[i]), float(r_lo[i]), float(r_hi[i]), -1):
                 esc_pub[i] = False

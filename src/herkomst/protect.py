@@ -51,7 +51,7 @@ from ._cells import (
     build_structure,
     conform,
 )
-from ._highs import colwise_model, new_highs
+from ._highs import colwise_model
 from .audit import (
     BLOCKS_FROM,
     WITHHELD_STATUS,
@@ -837,31 +837,11 @@ def _exact_mip(st: _State, time_limit: float = 60.0) -> dict[str, Any]:
     if ng == 0:
         out.update({"status": "optimal", "hidden": 0, "bound": 0.0})
         return out
-    Ra, Ca, Va = np.concatenate(R), np.concatenate(C), np.concatenate(V)
-    o = np.lexsort((Ra, Ca))
-    Ra, Ca, Va = Ra[o], Ca[o], Va[o]
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_ = ncol
-    lp.num_row_ = nrow
-    lp.col_cost_ = cost
-    lp.col_lower_ = col_lo
-    lp.col_upper_ = np.minimum(col_hi, inf)
-    lp.row_lower_ = np.maximum(np.concatenate(row_lo), -inf)
-    lp.row_upper_ = np.concatenate(row_hi)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(Ca, np.arange(ncol + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = Ra.astype(np.int32)
-    lp.a_matrix_.value_ = Va.astype(np.float64)
-    integ = [highspy.HighsVarType.kContinuous] * ncol
-    for i in range(ncand):
-        integ[i] = highspy.HighsVarType.kInteger
-    lp.integrality_ = integ
-    h = new_highs()
+    h = colwise_model(
+        np.concatenate(R), np.concatenate(C), np.concatenate(V), cost, col_lo, col_hi,
+        np.concatenate(row_lo), np.concatenate(row_hi), integer_cols=int(ncand),
+    )  # fmt: skip
     h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
-    h.passModel(lp)
     h.run()
     stt = h.getModelStatus()
     info = h.getInfo()
@@ -965,7 +945,7 @@ def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]
         if not goals:
             continue
         cls = st.cls[gq]
-        pick, _ = _batch_attack(
+        pick = _batch_attack(
             ls, st.v[gq], cls > 0, st.lb[gq], st.ub[gq],
             inside & ~st.forbidden[gq] & (cls == 0), inside, goals,
             float(st.rules.hidden_lower),
@@ -985,15 +965,15 @@ def _batch_attack(
     free: BoolArray,
     goals: list[tuple[int, float]],
     hidden_lower: float,
-) -> tuple[IntArray, BoolArray]:
+) -> IntArray:
     """One attacking-table LP for many goals at once: deviations ``d = dp - dm`` with
     ``A d = 0``; hidden quantities (where ``free``) move within their labels at no cost,
     candidates at ``1 + v`` per unit and only to values an ``x`` allows; every other quantity
     is fixed. Each goal ``(q, g)`` earns a large reward per unit of ``d_q`` towards ``g`` (up
     to reaching it), so the LP reaches every goal it can, jointly, at the least cost of
     candidates moved. Returns the candidates that move (to hide): after hiding them the
-    LP's point is a witness for every goal it reached (the second value: which). Joint goals
-    may hide more than goal by goal would; it is one LP instead of one per goal."""
+    LP's point is a witness for every goal it reached. Joint goals may hide more than goal by
+    goal would; it is one LP instead of one per goal."""
     n = s.n_q
     m = len(goals)
     r, c, val = s.matrix()
@@ -1023,12 +1003,11 @@ def _batch_attack(
     )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return np.zeros(0, dtype=np.int64), np.zeros(m, dtype=bool)
+        return np.zeros(0, dtype=np.int64)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     moved = (x[:n] + x[n : 2 * n]) > 1e-7
     out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
-    reached: BoolArray = x[2 * n :] >= np.abs(need) - 1e-6
-    return out, reached
+    return out
 
 
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
