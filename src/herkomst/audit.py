@@ -1133,6 +1133,77 @@ def _siblings(
     return out
 
 
+def _cousins(
+    s: Structure,
+    sib_rel: IntArray,
+    maps: tuple[IntArray, IntArray],
+    q: int,
+    hidden: BoolArray,
+    truth: FloatArray,
+    units: Units,
+    lb: FloatArray,
+    ub: FloatArray,
+    hidden_lower: float,
+) -> list[int]:
+    """Target-driven partners of an entity cell in *other* policy domains: the entities whose
+    cell of the same key is non-zero, most room first, then the smaller domain cell (cheaper
+    to hide), then by unit (deterministic). A block {entity, its domain, cousin, the cousin's
+    domain} with the administration fixed moves the target against such a cell and the two
+    domain cells against each other: the move a target needs when its origin is rare in its
+    own domain (no sibling holds its key)."""
+    r = int(sib_rel[q])
+    if r < 0:
+        return []
+    qd = int(s.rel_total[r])
+    dom_of_term, ent_of_total = maps
+    r2 = int(dom_of_term[qd])
+    if r2 < 0:
+        return []
+    doms = s.rel_terms[s.rel_ptr[r2] : s.rel_ptr[r2 + 1]]
+    doms = doms[(doms != qd) & (truth[doms] > 0)]
+    cand: list[int] = []
+    dcell: list[int] = []
+    for dq in doms.tolist():
+        rr = int(ent_of_total[dq])
+        if rr < 0:
+            continue
+        terms = s.rel_terms[s.rel_ptr[rr] : s.rel_ptr[rr + 1]]
+        terms = terms[truth[terms] > 0]
+        cand += terms.tolist()
+        dcell += [dq] * int(terms.size)
+    if not cand:
+        return []
+    terms = np.array(cand, dtype=np.int64)
+    dc = np.array(dcell, dtype=np.int64)
+    down = np.where(hidden[terms], truth[terms] - lb[terms], truth[terms] - hidden_lower)
+    up = np.where(hidden[terms], ub[terms] - truth[terms], np.inf)
+    score = np.minimum(np.maximum(down, 0.0), 3.0) + np.minimum(np.maximum(up, 0.0), 3.0)
+    dcost = np.where(hidden[dc], 0.0, truth[dc])
+    order = np.lexsort((units.q_unit[terms], dcost, -score))
+    out: list[int] = []
+    for t in terms[order].tolist():
+        u = int(units.q_unit[t])
+        if u not in out:
+            out.append(u)
+    return out
+
+
+def _rel_maps(s: Structure) -> tuple[IntArray, IntArray]:
+    """Per quantity: the domain-in-administration relation it is a term of, and the
+    entity-in-domain relation it is the total of (-1: none)."""
+    dom = RELATION_KINDS.index("domain_in_administration")
+    ent = RELATION_KINDS.index("entity_in_domain")
+    term_of = np.full(s.n_q, -1, dtype=np.int64)
+    counts = np.diff(s.rel_ptr)
+    rel_of_term = np.repeat(np.arange(s.n_rel, dtype=np.int64), counts)
+    m = s.rel_kind[rel_of_term] == dom
+    term_of[s.rel_terms[m]] = rel_of_term[m]
+    total_of = np.full(s.n_q, -1, dtype=np.int64)
+    er = np.nonzero(s.rel_kind == ent)[0]
+    total_of[s.rel_total[er]] = er
+    return term_of, total_of
+
+
 def _trivial(
     kind: IntArray, r_lo: FloatArray, r_hi: FloatArray, cap: FloatArray, rules: PublicRules
 ) -> BoolArray:
@@ -1183,6 +1254,7 @@ class _BlockEval:
     hi: dict[tuple[int, int], float]
     ok: dict[tuple[int, int], bool]
     largest: int
+    vertical: dict[int, int]  # target -> its block {entity, domain, administration}
 
 
 def _block_evaluate(
@@ -1199,8 +1271,19 @@ def _block_evaluate(
     stats: _Stats,
     settle: bool = True,
     first_holder_only: bool = False,
+    vertical: bool = True,
 ) -> _BlockEval:
-    """Home blocks of every target and the public attacker's interval over each."""
+    """Home blocks of every target and the public attacker's interval over each.
+
+    With ``vertical``, every entity target also gets the block {entity, its domain, the
+    administration} (``_BlockEval.vertical``; a domain target the block of its domain, the
+    administration and its first holder): it holds no other entity, so a pass there
+    certifies an entity target for the public and for every insider at once (a withheld
+    entity's target gets a partner entity in it too: the domain's size is published, the
+    entity's is not, so its cells move against the partner's); it is the home of a
+    target whose key no other entity can give way on (a rare row of a rare origin whose
+    other holders sit at the floor of their labels), at the cost of hiding domain and
+    administration cells."""
     hidden = ~base.known
     tcap, tfloor = cap[tq], floor[tq]
     smin, smax = float(rules.small_count_min), float(rules.small_count_max)
@@ -1214,7 +1297,9 @@ def _block_evaluate(
     t_level = units.level[t_unit]
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
     sib_rel = _sibling_relations(s)
+    maps = _rel_maps(s)
     homes: list[list[int]] = []
+    vert: dict[int, int] = {}
     for i in range(tq.shape[0]):
         u, lvl = int(t_unit[i]), int(t_level[i])
         if trivial[i]:
@@ -1225,10 +1310,27 @@ def _block_evaluate(
                 s, sib_rel, int(tq[i]), hidden, truth, units, base.lb, base.ub,
                 float(rules.hidden_lower),
             )  # fmt: skip
-            if mates:
-                homes.append(sorted({plan.block([u, m]) for m in mates[:2]}))
-            else:
-                homes.append(plan.entity_homes(u))
+            hb_e = {plan.block([u, m]) for m in mates[:2]}
+            if len(mates) < 2:
+                cous = _cousins(
+                    s, sib_rel, maps, int(tq[i]), hidden, truth, units, base.lb, base.ub,
+                    float(rules.hidden_lower),
+                )  # fmt: skip
+                d = int(units.domain[u])
+                for c in cous[: 2 - len(mates)]:
+                    hb_e.add(plan.block([u, d, c, int(units.domain[c])]))
+            hb_list = sorted(hb_e) if hb_e else plan.entity_homes(u)
+            a = int(units.admin[u])
+            if vertical and a >= 0:
+                d = int(units.domain[u])
+                # a withheld entity's size is not published: the domain's is, so its cells
+                # move against a partner's, in other cells (the domain's and the
+                # administration's cells of both keys hidden)
+                mate = (mates[0] if mates else plan._biggest(d, {u})) if kind[i] == 1 else -1
+                vb = plan.block([a, d, u, mate])
+                vert[i] = vb
+                hb_list = sorted(set(hb_list) | {vb})
+            homes.append(hb_list)
             continue
         hs = _holders(lim, int(tq[i]), lvl, truth)
         if not hs:
@@ -1238,6 +1340,10 @@ def _block_evaluate(
         for h in hs[: 1 if first_holder_only else 2]:
             if h >= 0:
                 hb += plan.cross(h, admin=lvl == LEVEL_ADMINISTRATION)
+        a = int(units.admin[u])
+        if vertical and lvl == LEVEL_DOMAIN and hs and hs[0] >= 0 and a >= 0:
+            vert[i] = plan.block([a, u, hs[0]])
+            hb.append(vert[i])
         homes.append(sorted(set(hb)))
     nb = len(plan.blocks)
     blk_t: list[list[int]] = [[] for _ in range(nb)]
@@ -1261,50 +1367,28 @@ def _block_evaluate(
         for j, i in enumerate(ti.tolist()):
             res_lo[(i, b)], res_hi[(i, b)], res_ok[(i, b)] = lo_b[j], hi_b[j], bool(ok[j])
     return _BlockEval(
-        units, plan, lim, tq, kind, r_lo, r_hi, homes, res_lo, res_hi, res_ok, largest
+        units, plan, lim, tq, kind, r_lo, r_hi, homes, res_lo, res_hi, res_ok, largest, vert
     )
 
 
-class _WitnessLP:
-    """Sparse witnesses over the whole release, for what the blocks leave.
+class _WitnessModel:
+    """One witness LP (see :class:`_WitnessLP`) over a structure: ``up``/``dn`` how far each
+    quantity may move (0: fixed), ``w`` the cost of moving it one unit."""
 
-    One LP: deviations ``d = dp - dm`` of the true table with ``A d = 0``, hidden quantities
-    within what the attacker knows of them (labels, bounds), published ones fixed, the
-    target's deviation fixed to reach its goal, minimising ``sum |d|`` so that the witness
-    moves few cells. A feasible point is a table the attacker cannot exclude, so the goal is in
-    the attacker's interval: sound. For an insider, the entity's hidden cells are fixed too;
-    the public witness is reused when it leaves them untouched. Only when no percentage
-    constrains a hidden cell (they are not modelled here)."""
-
-    def __init__(self, s: Structure, base: _Knowledge, truth: FloatArray, units: Units) -> None:
+    def __init__(self, s: Structure, up: FloatArray, dn: FloatArray, w: FloatArray) -> None:
         n = s.n_q
-        self.n, self.truth, self.units = n, truth, units
         r, c, v = s.matrix()
-        hidden = ~base.known
-        self.up = np.where(hidden, np.maximum(base.ub - truth, 0.0), 0.0)
-        self.dn = np.where(hidden, np.maximum(truth - base.lb, 0.0), 0.0)
-        self.up = np.minimum(self.up, highspy.kHighsInf)
-        self.hidden = hidden
-        cost = np.concatenate([hidden.astype(np.float64), hidden.astype(np.float64)])
+        self.n, self.up, self.dn = n, up, dn
         self.h = colwise_model(
-            np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([v, -v]), cost,
-            np.zeros(2 * n), np.concatenate([self.up, self.dn]), np.zeros(s.n_rel),
-            np.zeros(s.n_rel),
+            np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([v, -v]),
+            np.concatenate([w, w]), np.zeros(2 * n), np.concatenate([up, dn]),
+            np.zeros(s.n_rel), np.zeros(s.n_rel),
         )  # fmt: skip
         self.solves = 0
-        self.public: dict[tuple[int, float], IntArray | None] = {}
-        self.of_unit: dict[int, IntArray] = {}
 
-    @staticmethod
-    def make(s: Structure, base: _Knowledge, truth: FloatArray, units: Units) -> _WitnessLP | None:
-        if base.p_n.size and (~base.known[base.p_n] | ~base.known[base.p_t]).any():
-            return None
-        return _WitnessLP(s, base, truth, units)
-
-    def _solve(self, q: int, goal: float, fixed: IntArray) -> IntArray | None:
-        """The quantities a witness with ``q = goal`` moves (None: no witness)."""
+    def solve(self, q: int, dv: float, fixed: IntArray) -> IntArray | None:
+        """The quantities a witness moving ``q`` by ``dv`` moves (None: no witness)."""
         n, h = self.n, self.h
-        dv = goal - float(self.truth[q])
         cols = np.concatenate([[q, n + q], fixed, n + fixed]).astype(np.int32)
         lo = np.concatenate([[max(dv, 0.0), max(-dv, 0.0)], np.zeros(2 * fixed.size)])
         hi = lo.copy()
@@ -1316,13 +1400,98 @@ class _WitnessLP:
         self.solves += 1
         ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         x = np.asarray(h.getSolution().col_value, dtype=np.float64) if ok else None
-        # restore
         back_hi = np.concatenate([[self.up[q], self.dn[q]], self.up[fixed], self.dn[fixed]])
         h.changeColsBounds(int(cols.size), cols, np.zeros(int(cols.size)), back_hi)
         if x is None:
             return None
         moved: IntArray = np.nonzero((x[:n] + x[n:]) > 1e-7)[0].astype(np.int64)
         return moved
+
+
+class _WitnessLP:
+    """Sparse witnesses, for what the blocks leave.
+
+    One LP: deviations ``d = dp - dm`` of the true table with ``A d = 0``, hidden quantities
+    within what the attacker knows of them (labels, bounds), published ones fixed, the
+    target's deviation fixed to reach its goal, minimising the weighted ``sum |d|`` so that
+    the witness moves few cells (an entity's cells cost more than a domain's or the
+    administration's, so that it leaves other entities alone where it can). A feasible point
+    is a table the attacker cannot exclude, so the goal is in the attacker's interval: sound.
+    The LP is tried first over the target's policy domain (its entities, the domain and the
+    administration; every other unit held at the truth: an inner bound, as for the blocks),
+    then over the whole release. For an insider, the entity's hidden cells are fixed too;
+    the public witness is reused when it leaves them untouched, and a second witness with
+    every entity the first one moves held at the truth covers every other insider. Only when
+    no percentage constrains a hidden cell (they are not modelled here)."""
+
+    def __init__(
+        self, s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
+        memo: dict[tuple[Any, ...], Any] | None = None,
+    ) -> None:  # fmt: skip
+        # witnesses found stay witnesses while the suppression only hides more (the cells
+        # they move stay hidden, the published ones stay as they are): kept across calls
+        self.memo: dict[tuple[Any, ...], Any] = {} if memo is None else memo
+        self.s, self.n, self.truth, self.units = s, s.n_q, truth, units
+        hidden = ~base.known
+        self.up = np.where(hidden, np.maximum(base.ub - truth, 0.0), 0.0)
+        self.dn = np.where(hidden, np.maximum(truth - base.lb, 0.0), 0.0)
+        self.up = np.minimum(self.up, highspy.kHighsInf)
+        self.hidden = hidden
+        ent = units.level[units.q_unit] == LEVEL_ENTITY
+        self.w = np.where(hidden, np.where(ent, 1.0, 0.25), 0.0)
+        self._global: _WitnessModel | None = None
+        self._local: dict[int, tuple[_WitnessModel, IntArray]] = {}
+        self.public: dict[tuple[int, float], IntArray | None] = {}
+        self.second_failed: set[tuple[int, float]] = set()
+        self.of_unit: dict[int, IntArray] = {}
+
+    @property
+    def solves(self) -> int:
+        n = self._global.solves if self._global is not None else 0
+        return n + sum(m.solves for m, _ in self._local.values())
+
+    @staticmethod
+    def make(
+        s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
+        memo: dict[tuple[Any, ...], Any] | None = None,
+    ) -> _WitnessLP | None:  # fmt: skip
+        if base.p_n.size and (~base.known[base.p_n] | ~base.known[base.p_t]).any():
+            return None
+        return _WitnessLP(s, base, truth, units, memo)
+
+    def _domain_model(self, d: int) -> tuple[_WitnessModel, IntArray]:
+        got = self._local.get(d)
+        if got is None:
+            u = self.units
+            members = np.nonzero((u.domain == d) | (np.arange(u.n_units) == d))[0]
+            bu = np.concatenate([members, [u.admin[d]]]) if u.admin[d] >= 0 else members
+            inside = np.zeros(u.n_units, dtype=bool)
+            inside[bu] = True
+            ls, gq = substructure(self.s, u.relations_of(bu))
+            free = inside[u.q_unit[gq]]
+            up = np.where(free, self.up[gq], 0.0)
+            dn = np.where(free, self.dn[gq], 0.0)
+            got = (_WitnessModel(ls, up, dn, self.w[gq]), gq)
+            self._local[d] = got
+        return got
+
+    def _solve(self, q: int, goal: float, fixed: IntArray) -> IntArray | None:
+        """The quantities a witness with ``q = goal`` moves (None: no witness)."""
+        dv = goal - float(self.truth[q])
+        u = self.units
+        home = int(u.q_unit[q])
+        d = home if u.level[home] == LEVEL_DOMAIN else int(u.domain[home])
+        if d >= 0:
+            model, gq = self._domain_model(d)
+            lf = np.searchsorted(gq, fixed)
+            inside = (lf < gq.shape[0]) & (gq[np.minimum(lf, gq.shape[0] - 1)] == fixed)
+            moved = model.solve(int(np.searchsorted(gq, q)), dv, lf[inside])
+            if moved is not None:
+                out: IntArray = gq[moved]
+                return out
+        if self._global is None:
+            self._global = _WitnessModel(self.s, self.up, self.dn, self.w)
+        return self._global.solve(q, dv, fixed)
 
     def certify(self, q: int, kind: int, r_lo: float, r_hi: float, insider_unit: int) -> bool:
         """Whether witnesses reach both ends of the requirement (a 1-5 cell, or a withheld
@@ -1337,22 +1506,55 @@ class _WitnessLP:
             if abs(goal - v) < EPS:
                 continue
             key = (q, goal)
-            if key not in self.public:
-                self.public[key] = self._solve(q, goal, np.zeros(0, dtype=np.int64))
-            moved = self.public[key]
-            if moved is None:
-                return False
-            if insider_unit < 0:
+            touched = self.memo.get(("public", self.n, q, goal))
+            if touched is None:
+                if key not in self.public:
+                    self.public[key] = self._solve(q, goal, np.zeros(0, dtype=np.int64))
+                moved = self.public[key]
+                if moved is None:
+                    return False
+                touched = frozenset(np.unique(self.units.q_unit[moved]).tolist())
+                self.memo[("public", self.n, q, goal)] = touched
+            if insider_unit < 0 or insider_unit not in touched:
                 continue
-            if not (self.units.q_unit[moved] == insider_unit).any():
+            # A second witness with every entity the first one moves held at the truth
+            # (but the target's own) covers every insider the first one does not: an
+            # insider knows no more than that.
+            skey = ("second", self.n, q, goal)
+            if skey not in self.memo and key not in self.second_failed:
+                home = int(self.units.q_unit[q])
+                ents = [
+                    u for u in touched if u != home and self.units.level[u] == LEVEL_ENTITY
+                ]  # fmt: skip
+                moved2 = self._solve(q, goal, self._cells_of(ents, q))
+                if moved2 is None:
+                    self.second_failed.add(key)
+                else:
+                    self.memo[skey] = True
+            if self.memo.get(skey):
                 continue
-            own = self.of_unit.get(insider_unit)
-            if own is None:
-                own = np.nonzero(self.hidden & (self.units.q_unit == insider_unit))[0]
-                self.of_unit[insider_unit] = own
-            if self._solve(q, goal, own[own != q]) is None:
+            ikey = ("insider", self.n, q, goal, insider_unit)
+            if self.memo.get(ikey):
+                continue
+            if self._solve(q, goal, self._cells_of([insider_unit], q)) is None:
                 return False
+            self.memo[ikey] = True
         return True
+
+    def _cells_of(self, units: Sequence[int], q: int) -> IntArray:
+        """The hidden quantities of ``units`` but ``q``."""
+        parts = []
+        for u in units:
+            own = self.of_unit.get(u)
+            if own is None:
+                own = np.nonzero(self.hidden & (self.units.q_unit == u))[0]
+                self.of_unit[u] = own
+            parts.append(own)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        out = np.concatenate(parts)
+        res: IntArray = out[out != q]
+        return res
 
 
 def _audit_blocks(
@@ -1368,6 +1570,7 @@ def _audit_blocks(
     relaxable: BoolArray,
     attackers: list[str],
     stats: _Stats,
+    witness_cache: dict[tuple[Any, ...], Any] | None = None,
 ) -> tuple[list[pa.Table], dict[str, dict[str, Any]], dict[str, BoolArray], dict[str, Any]]:
     """The block audit: every target certified for the public and every insider by blocks;
     what the blocks cannot certify is returned (``restrict``) for the global audit."""
@@ -1406,18 +1609,20 @@ def _audit_blocks(
     esc_ins: dict[str, list[int]] = {}
     n_limit = 0
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
-    for i in range(nt):
+
+    def judge(i: int) -> int:
+        """Certify target ``i`` by its home blocks for the public and every insider;
+        returns how many insider pairs an insider's protection limit settled."""
         hb = homes[i]
         if trivial[i]:
             pub_ok[i] = ins_ok[i] = True
-            continue
+            return 0
         passing = [b for b in hb if res_ok.get((i, b), False)]
         if hb:
             pick = passing[0] if passing else hb[0]
             best_lo[i], best_hi[i] = res_lo[(i, pick)], res_hi[(i, pick)]
         pub_ok[i] = bool(passing)
-        if want_public and not passing:
-            esc_pub[i] = True
+        esc_pub[i] = want_public and not passing
         own = int(t_unit[i]) if t_level[i] == LEVEL_ENTITY else -1
         if passing:
             exposed = set(plan.blocks[passing[0]].entities)
@@ -1428,6 +1633,7 @@ def _audit_blocks(
         exposed.discard(own)
         names = sorted(units.name[e] for e in exposed if units.name[e] in want_ins)
         left: list[str] = []
+        settled = 0
         for name in names:
             f = ent_unit[name]
             a, bnd = lim.interval(int(tq[i]), f)
@@ -1436,7 +1642,7 @@ def _audit_blocks(
             ok_f = False
             if kind[i] == 0 and rl >= rh:
                 ok_f = True
-                n_limit += 1
+                settled += 1
             else:
                 for b in hb:
                     if f in plan.blocks[b].entities or (i, b) not in res_lo:
@@ -1453,8 +1659,40 @@ def _audit_blocks(
         ins_ok[i] = not left
         for name in left:
             esc_ins.setdefault(name, []).append(i)
+        return settled
+
+    for i in range(nt):
+        n_limit += judge(i)
+    # A public target no block certifies may sit at its protection limit (what no
+    # suppression can undo), which the outer bounds did not see: its exact limit (whole
+    # release, every relaxable count an x; witnesses first, exact LPs only where it may
+    # narrow) narrows the requirement and the home blocks judge it again.
+    n_exact_limit = 0
+    redo = np.nonzero(esc_pub & (kind != 2))[0]
+    if redo.size:
+        l_lo, l_hi, l_ex = _exact_limits(s, base, relaxable, rules, tq[redo], r_lo[redo],
+                                         r_hi[redo], stats)  # fmt: skip
+        narrow = l_ex & ((l_lo > r_lo[redo] + EPS) | (l_hi < r_hi[redo] - EPS))
+        if narrow.any():
+            sel = redo[narrow]
+            r_lo[sel] = np.maximum(r_lo[sel], l_lo[narrow])
+            r_hi[sel] = np.minimum(r_hi[sel], l_hi[narrow])
+            again = set(sel.tolist())
+            for name in list(esc_ins):
+                esc_ins[name] = [i for i in esc_ins[name] if i not in again]
+            for i in sel.tolist():
+                for b in homes[i]:
+                    if (i, b) in res_lo:
+                        res_ok[(i, b)] = bool(_block_pass(
+                            kind[i : i + 1], np.array([res_lo[(i, b)]]),
+                            np.array([res_hi[(i, b)]]), r_lo[i : i + 1], r_hi[i : i + 1],
+                            tcap[i : i + 1], tfloor[i : i + 1], rules,
+                        )[0])  # fmt: skip
+                n_limit += judge(i)
+                n_exact_limit += int(not esc_pub[i])
+        esc_ins = {k: v for k, v in esc_ins.items() if v}
     # what no block certified: sparse witnesses over the whole release first
-    wit = _WitnessLP.make(s, base, truth, units)
+    wit = _WitnessLP.make(s, base, truth, units, witness_cache)
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
@@ -1514,11 +1752,41 @@ def _audit_blocks(
         "escalated_public": int(esc_pub.sum()),
         "escalated_insider_pairs": int(sum(len(v) for v in esc_ins.values())),
         "insider_limit_settled": n_limit,
+        "exact_limit_settled": n_exact_limit,
         "witnessed": n_wit,
         "witness_lps": 0 if wit is None else wit.solves,
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
     return parts, summaries, restrict, info
+
+
+def _exact_limits(
+    s: Structure,
+    base: _Knowledge,
+    relaxable: BoolArray,
+    rules: PublicRules,
+    tq: IntArray,
+    r_lo: FloatArray,
+    r_hi: FloatArray,
+    stats: _Stats,
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """The public attacker's protection limit of ``tq`` (every relaxable published count an
+    ``x``; zeros, the grand total and the ledger known; see :func:`_limit_recheck`): lower,
+    upper and whether they are exact. Witnesses settle the limits that leave the requirement
+    ``[r_lo, r_hi]`` as it is; only the others get their exact LPs."""
+    rel = relaxable & base.known & (base.value >= rules.hidden_lower)
+    k2 = _Knowledge(base.known & ~rel, base.value.copy(), base.lb.copy(), base.ub.copy())
+    k2.lb[rel] = float(rules.hidden_lower)
+    k2.ub[rel] = np.inf
+    k2.value[rel] = np.nan
+
+    def reaches(sel: IntArray, a: FloatArray, b: FloatArray) -> BoolArray:
+        out: BoolArray = (a <= r_lo[sel] + EPS) & (b >= r_hi[sel] - EPS)
+        return out
+
+    lo, hi, ex = _intervals(s, k2, tq, r_lo, np.maximum(r_hi, r_lo), False, stats, reaches)
+    lo, hi = _int_bounds(lo, hi)
+    return lo, hi, ex
 
 
 def _block_intervals(
@@ -1588,6 +1856,7 @@ def audit(
     method: str = "auto",
     limit_cache: dict[tuple[str, int, int], tuple[float, float, bool]] | None = None,
     screen: bool = False,
+    witness_cache: dict[tuple[Any, ...], Any] | None = None,
 ) -> AuditResult:
     """Audit a published cell table against the authorization's public requirement.
 
@@ -1602,7 +1871,9 @@ def audit(
     are hidden: it hides them all); the suppression's repair rounds pass one.
     ``screen=True`` (block audit only, for the suppression's rounds): what neither a block
     nor a sparse witness certifies is reported failed at its true value (goals for the repair)
-    instead of being settled by the global exact LPs.
+    instead of being settled by the global exact LPs. ``witness_cache`` (block audit) keeps
+    the sparse witnesses found between calls on releases that only hide more (the
+    suppression's rounds): a feasible point stays feasible when more cells are hidden.
     """
     t0 = time.perf_counter()
     rules = authorization.public
@@ -1659,7 +1930,7 @@ def audit(
         )  # fmt: skip
         bparts, bsumm, restrict, block_info = _audit_blocks(
             view, s, base, truth_q, rules, rows, kind_code, b_cap, b_floor, relaxable,
-            attackers, stats,
+            attackers, stats, witness_cache,
         )  # fmt: skip
         parts += bparts
         summaries.update(bsumm)

@@ -642,12 +642,13 @@ def _protect_public(
     repair: _Repair | None = None
     fallback: list[dict[str, Any]] = []
     limits: dict[tuple[str, int, int], tuple[float, float, bool]] = {}
+    witnesses: dict[tuple[Any, ...], Any] = {}
     for _ in range(max_rounds):
         published = _published_table(st)
         t_a = time.perf_counter()
         result = audit(
             published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
-            method=audit_method, limit_cache=limits, screen=big,
+            method=audit_method, limit_cache=limits, screen=big, witness_cache=witnesses,
         )  # fmt: skip
         rounds.append(
             {
@@ -688,7 +689,7 @@ def _protect_public(
             # with the global exact LPs for what it leaves is the arbiter
             result = audit(
                 published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
-                method=audit_method, limit_cache=limits,
+                method=audit_method, limit_cache=limits, witness_cache=witnesses,
             )  # fmt: skip
             rounds.append({"step": "audit_blocks_exact", "failed": result.summary["failed"]})
             break
@@ -1010,6 +1011,32 @@ def _batch_attack(
     return out
 
 
+def _uncovered(ev: Any) -> set[int]:
+    """Targets whose passing homes other than {entity, domain, administration} leave the
+    public or some insider uncovered (no passing home, or every passing home shares a
+    partner entity): their vertical home is repaired too (from the second round on, so
+    that the cheaper pair blocks are tried first)."""
+    from ._cells import LEVEL_ENTITY
+
+    out: set[int] = set()
+    for i, vb in ev.vertical.items():
+        if ev.ok.get((i, vb), False):
+            continue
+        passing = [b for b in ev.homes[i] if b != vb and ev.ok.get((i, b), False)]
+        if not passing:
+            out.add(i)
+            continue
+        shared = set(ev.plan.blocks[passing[0]].entities)
+        for b in passing[1:]:
+            shared &= ev.plan.blocks[b].entities
+        u = int(ev.units.q_unit[ev.tq[i]])
+        if ev.units.level[u] == LEVEL_ENTITY:
+            shared.discard(u)
+        if shared:
+            out.add(i)
+    return out
+
+
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
     """Complementary suppression block by block until every target passes in its home
     blocks (public attacker over F_U; see :mod:`herkomst.audit`)."""
@@ -1018,7 +1045,7 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
 
     units = build_units(st.view, st.s)
     rounds: list[dict[str, Any]] = []
-    for _ in range(max_rounds):
+    for rnd in range(max_rounds):
         t0 = time.perf_counter()
         base, relaxable, cap, floor = _current_knowledge(st)
         tq = np.nonzero((st.cls == _P) | (st.cls == _W))[0].astype(np.int64)
@@ -1031,8 +1058,9 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
         )  # fmt: skip
         t_eval = time.perf_counter() - t0
         per_block: dict[int, list[tuple[int, float]]] = {}
+        uncovered = _uncovered(ev) if rnd > 0 else set()
         for (i, b), ok in sorted(ev.ok.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            if ok:
+            if ok or (ev.vertical.get(i) == b and i not in uncovered):
                 continue
             q = int(tq[i])
             for g in _block_goals(
