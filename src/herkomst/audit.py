@@ -1015,9 +1015,10 @@ def narrow_to_limit(
 
 
 class _InsiderLimit:
-    """Sound outer bounds of an insider's protection limit for domain and administration
-    cells: the entity-in-domain relation with the insider's hidden cells known (and, for an
-    administration cell, the domain-in-administration relation above it)."""
+    """Sound outer bounds of an insider's protection limit: the entity-in-domain relation
+    with the insider's hidden cells known, for domain cells, for the cells of the other
+    entities of the insider's domain, and (with the domain-in-administration relation above
+    it) for administration cells."""
 
     def __init__(
         self, s: Structure, units: Units, base: _Knowledge, relaxable: BoolArray,
@@ -1033,6 +1034,7 @@ class _InsiderLimit:
             rr = np.nonzero(s.rel_kind == kind)[0]
             self.by_total[kind] = dict(zip(s.rel_total[rr].tolist(), rr.tolist(), strict=True))
         self.ent, self.dom = ent, dom
+        self.sib = _sibling_relations(s)
 
     def terms(self, kind: int, q: int) -> IntArray:
         r = self.by_total[kind].get(int(q))
@@ -1050,7 +1052,16 @@ class _InsiderLimit:
     def interval(self, q: int, f: int) -> tuple[float, float]:
         level = self.u.level[self.u.q_unit[q]]
         lo, hi = float(self.rlo[q]), float(self.rhi[q])
-        if level == LEVEL_DOMAIN:
+        r = int(self.sib[q])
+        if level == LEVEL_ENTITY and r >= 0 and self.u.domain[f] == self.u.domain[self.u.q_unit[q]]:
+            # an entity cell: its domain cell minus the other entities' (the insider's known)
+            tot = int(self.s.rel_total[r])
+            t = self.s.rel_terms[self.s.rel_ptr[r] : self.s.rel_ptr[r + 1]]
+            t = t[t != q]
+            a, b = self._sum(t, f)
+            lo = max(lo, float(self.rlo[tot]) - b)
+            hi = min(hi, float(self.rhi[tot]) - a)
+        elif level == LEVEL_DOMAIN:
             t = self.terms(self.ent, q)
             if t.size:
                 a, b = self._sum(t, f)
@@ -1437,6 +1448,7 @@ class _WitnessLP:
         self.dn = np.where(hidden, np.maximum(truth - base.lb, 0.0), 0.0)
         self.up = np.minimum(self.up, highspy.kHighsInf)
         self.hidden = hidden
+        self.lb = base.lb
         ent = units.level[units.q_unit] == LEVEL_ENTITY
         self.w = np.where(hidden, np.where(ent, 1.0, 0.25), 0.0)
         self._global: _WitnessModel | None = None
@@ -1493,18 +1505,27 @@ class _WitnessLP:
             self._global = _WitnessModel(self.s, self.up, self.dn, self.w)
         return self._global.solve(q, dv, fixed)
 
-    def certify(self, q: int, kind: int, r_lo: float, r_hi: float, insider_unit: int) -> bool:
-        """Whether witnesses reach both ends of the requirement (a 1-5 cell, or a withheld
-        cell whose requirement is a range) for the public (``insider_unit`` -1) or for the
-        insider of that entity unit."""
+    def certify(
+        self, q: int, kind: int, r_lo: float, r_hi: float, insider_unit: int,
+        cap: float = math.inf, floor: float = 0.0, not_small_from: float = 5.0,
+    ) -> bool:  # fmt: skip
+        """Whether witnesses meet the requirement (as :func:`_block_pass` states it) of a
+        1-5 cell (both ends of ``[r_lo, r_hi]``) or a withheld cell (both ends, and a value
+        other than the truth: not pinned; only the latter when known to be at least
+        ``not_small_from``) for the public (``insider_unit`` -1) or for the insider of that
+        entity unit."""
         if kind == 0 and r_lo >= r_hi:
             return True  # the labels (or the insider's limit) leave the truth only
-        if kind != 0 and not (kind == 1 and r_lo < r_hi):
-            return False
+        if kind == 2 or (kind == 1 and cap <= 0):
+            return kind == 1
         v = float(self.truth[q])
-        for goal in (r_hi, r_lo):
-            if abs(goal - v) < EPS:
-                continue
+        goals: list[float] = []
+        if not (kind == 1 and floor >= not_small_from):
+            goals = [g for g in (r_hi, r_lo) if abs(g - v) >= EPS]
+        if kind == 1 and not goals:
+            # not pinned: one other value (below the truth when it can be)
+            goals = [v - 1.0 if v - 1.0 >= float(self.lb[q]) - EPS else v + 1.0]
+        for goal in dict.fromkeys(goals):
             key = (q, goal)
             touched = self.memo.get(("public", self.n, q, goal))
             if touched is None:
@@ -1640,7 +1661,9 @@ def _audit_blocks(
             rl = max(float(r_lo[i]), smin, float(np.ceil(a - EPS)))
             rh = min(float(r_hi[i]), smax, float(np.floor(bnd + EPS)))
             ok_f = False
-            if kind[i] == 0 and rl >= rh:
+            pinned = float(np.ceil(a - EPS)) >= float(np.floor(bnd + EPS))
+            if (kind[i] == 0 and rl >= rh) or (kind[i] == 1 and pinned):
+                # the insider's protection limit leaves one value: no suppression helps
                 ok_f = True
                 settled += 1
             else:
@@ -1696,7 +1719,10 @@ def _audit_blocks(
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
-            if wit.certify(int(tq[i]), int(kind[i]), float(r_lo[i]), float(r_hi[i]), -1):
+            if wit.certify(
+                int(tq[i]), int(kind[i]), float(r_lo[i]), float(r_hi[i]), -1,
+                float(tcap[i]), float(tfloor[i]), smax + 1,
+            ):  # fmt: skip
                 esc_pub[i] = False
                 pub_ok[i] = True
                 n_wit += 1
@@ -1707,7 +1733,10 @@ def _audit_blocks(
                 a, bnd = lim.interval(int(tq[i]), f)
                 rl = max(float(r_lo[i]), smin, float(np.ceil(a - EPS)))
                 rh = min(float(r_hi[i]), smax, float(np.floor(bnd + EPS)))
-                if wit.certify(int(tq[i]), int(kind[i]), rl, rh, f):
+                if wit.certify(
+                    int(tq[i]), int(kind[i]), rl, rh, f, float(tcap[i]), float(tfloor[i]),
+                    smax + 1,
+                ):  # fmt: skip
                     n_wit += 1
                 else:
                     rest.append(i)
