@@ -1283,6 +1283,7 @@ def _block_evaluate(
     settle: bool = True,
     first_holder_only: bool = False,
     vertical: bool = True,
+    cache: dict[tuple[Any, ...], Any] | None = None,
 ) -> _BlockEval:
     """Home blocks of every target and the public attacker's interval over each.
 
@@ -1294,7 +1295,11 @@ def _block_evaluate(
     entity's is not, so its cells move against the partner's); it is the home of a
     target whose key no other entity can give way on (a rare row of a rare origin whose
     other holders sit at the floor of their labels), at the cost of hiding domain and
-    administration cells."""
+    administration cells.
+
+    ``cache`` keeps each block's intervals between calls on releases that only hide more:
+    a block whose units hide no more cells than at the last call keeps the intervals of
+    the targets whose requirement is unchanged."""
     hidden = ~base.known
     tcap, tfloor = cap[tq], floor[tq]
     smin, smax = float(rules.small_count_min), float(rules.small_count_max)
@@ -1369,11 +1374,34 @@ def _block_evaluate(
         ti = np.array(blk_t[b], dtype=np.int64)
         if ti.size == 0:
             continue
-        lo_b, hi_b, nvar = _block_intervals(
-            s, units, base, truth, hidden, plan.blocks[b].units, tq[ti], r_lo[ti], r_hi[ti],
-            kind[ti], tcap[ti], tfloor[ti], rules, stats, settle,
-        )  # fmt: skip
-        largest = max(largest, nvar)
+        bunits = plan.blocks[b].units
+        version = float(weight[np.array(bunits, dtype=np.int64)].sum())
+        keys = [
+            (int(tq[i]), int(kind[i]), float(r_lo[i]), float(r_hi[i]), float(tcap[i]),
+             float(tfloor[i]))
+            for i in ti.tolist()
+        ]  # fmt: skip
+        memo: dict[tuple[Any, ...], tuple[float, float]] = {}
+        sizes: list[int] = [0]
+        if cache is not None:
+            got = cache.get(("block", *bunits))
+            if got is not None and got[0] == version:
+                memo, sizes = got[1], got[2]
+            else:
+                cache[("block", *bunits)] = (version, memo, sizes)
+        todo = np.array([j for j, key in enumerate(keys) if key not in memo], dtype=np.int64)
+        if todo.size:
+            tj = ti[todo]
+            lo_b, hi_b, nvar = _block_intervals(
+                s, units, base, truth, hidden, bunits, tq[tj], r_lo[tj], r_hi[tj],
+                kind[tj], tcap[tj], tfloor[tj], rules, stats, settle,
+            )  # fmt: skip
+            sizes[0] = max(sizes[0], nvar)
+            for j, a, c in zip(todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
+                memo[keys[j]] = (a, c)
+        largest = max(largest, sizes[0])
+        lo_b = np.array([memo[key][0] for key in keys])
+        hi_b = np.array([memo[key][1] for key in keys])
         ok = _block_pass(kind[ti], lo_b, hi_b, r_lo[ti], r_hi[ti], tcap[ti], tfloor[ti], rules)
         for j, i in enumerate(ti.tolist()):
             res_lo[(i, b)], res_hi[(i, b)], res_ok[(i, b)] = lo_b[j], hi_b[j], bool(ok[j])
@@ -1591,7 +1619,7 @@ def _audit_blocks(
     relaxable: BoolArray,
     attackers: list[str],
     stats: _Stats,
-    witness_cache: dict[tuple[Any, ...], Any] | None = None,
+    round_cache: dict[tuple[Any, ...], Any] | None = None,
 ) -> tuple[list[pa.Table], dict[str, dict[str, Any]], dict[str, BoolArray], dict[str, Any]]:
     """The block audit: every target certified for the public and every insider by blocks;
     what the blocks cannot certify is returned (``restrict``) for the global audit."""
@@ -1612,7 +1640,9 @@ def _audit_blocks(
         units.name[int(e)]: int(e)
         for e in np.nonzero(units.level == LEVEL_ENTITY)[0]
     }  # fmt: skip
-    ev = _block_evaluate(s, base, truth, rules, tq, kind, cap, floor, relaxable, units, stats)
+    ev = _block_evaluate(
+        s, base, truth, rules, tq, kind, cap, floor, relaxable, units, stats, cache=round_cache
+    )
     plan, lim, homes = ev.plan, ev.lim, ev.homes
     res_lo, res_hi, res_ok = ev.lo, ev.hi, ev.ok
     r_lo, r_hi = ev.r_lo, ev.r_hi
@@ -1715,7 +1745,7 @@ def _audit_blocks(
                 n_exact_limit += int(not esc_pub[i])
         esc_ins = {k: v for k, v in esc_ins.items() if v}
     # what no block certified: sparse witnesses over the whole release first
-    wit = _WitnessLP.make(s, base, truth, units, witness_cache)
+    wit = _WitnessLP.make(s, base, truth, units, round_cache)
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
@@ -1885,7 +1915,7 @@ def audit(
     method: str = "auto",
     limit_cache: dict[tuple[str, int, int], tuple[float, float, bool]] | None = None,
     screen: bool = False,
-    witness_cache: dict[tuple[Any, ...], Any] | None = None,
+    round_cache: dict[tuple[Any, ...], Any] | None = None,
 ) -> AuditResult:
     """Audit a published cell table against the authorization's public requirement.
 
@@ -1900,9 +1930,10 @@ def audit(
     are hidden: it hides them all); the suppression's repair rounds pass one.
     ``screen=True`` (block audit only, for the suppression's rounds): what neither a block
     nor a sparse witness certifies is reported failed at its true value (goals for the repair)
-    instead of being settled by the global exact LPs. ``witness_cache`` (block audit) keeps
-    the sparse witnesses found between calls on releases that only hide more (the
-    suppression's rounds): a feasible point stays feasible when more cells are hidden.
+    instead of being settled by the global exact LPs. ``round_cache`` (block audit) keeps
+    the sparse witnesses found and the blocks' intervals between calls on releases that only
+    hide more (the suppression's rounds): a feasible point stays feasible when more cells are
+    hidden, and a block whose units hide nothing new keeps its intervals.
     """
     t0 = time.perf_counter()
     rules = authorization.public
@@ -1959,7 +1990,7 @@ def audit(
         )  # fmt: skip
         bparts, bsumm, restrict, block_info = _audit_blocks(
             view, s, base, truth_q, rules, rows, kind_code, b_cap, b_floor, relaxable,
-            attackers, stats, witness_cache,
+            attackers, stats, round_cache,
         )  # fmt: skip
         parts += bparts
         summaries.update(bsumm)

@@ -642,13 +642,13 @@ def _protect_public(
     repair: _Repair | None = None
     fallback: list[dict[str, Any]] = []
     limits: dict[tuple[str, int, int], tuple[float, float, bool]] = {}
-    witnesses: dict[tuple[Any, ...], Any] = {}
+    audit_cache: dict[tuple[Any, ...], Any] = {}
     for _ in range(max_rounds):
         published = _published_table(st)
         t_a = time.perf_counter()
         result = audit(
             published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
-            method=audit_method, limit_cache=limits, screen=big, witness_cache=witnesses,
+            method=audit_method, limit_cache=limits, screen=big, round_cache=audit_cache,
         )  # fmt: skip
         rounds.append(
             {
@@ -689,7 +689,7 @@ def _protect_public(
             # with the global exact LPs for what it leaves is the arbiter
             result = audit(
                 published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
-                method=audit_method, limit_cache=limits, witness_cache=witnesses,
+                method=audit_method, limit_cache=limits, round_cache=audit_cache,
             )  # fmt: skip
             rounds.append({"step": "audit_blocks_exact", "failed": result.summary["failed"]})
             break
@@ -1045,6 +1045,8 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
 
     units = build_units(st.view, st.s)
     rounds: list[dict[str, Any]] = []
+    cache: dict[tuple[Any, ...], Any] = {}
+    tried: dict[tuple[int, ...], tuple[float, tuple[tuple[int, float], ...]]] = {}
     for rnd in range(max_rounds):
         t0 = time.perf_counter()
         base, relaxable, cap, floor = _current_knowledge(st)
@@ -1054,7 +1056,7 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
         truth = st.v
         ev = _block_evaluate(
             st.s, base, truth, st.rules, tq, kind, cap, floor, relaxable, units, stats,
-            settle=False, first_holder_only=True,
+            settle=False, first_holder_only=True, cache=cache,
         )  # fmt: skip
         t_eval = time.perf_counter() - t0
         per_block: dict[int, list[tuple[int, float]]] = {}
@@ -1070,7 +1072,14 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
                 if st.lb[q] - 1e-9 <= g <= st.ub[q] + 1e-9:
                     per_block.setdefault(b, []).append((q, g))
         added = 0
+        n_hidden = np.bincount(units.q_unit, weights=(st.cls > 0).astype(np.float64),
+                               minlength=units.n_units)  # fmt: skip
         for b in sorted(per_block):
+            bu = ev.plan.blocks[b].units
+            state = (float(n_hidden[np.array(bu, dtype=np.int64)].sum()), tuple(per_block[b]))
+            if tried.get(bu) == state:
+                continue  # the same goals failed in the same block last time
+            tried[bu] = state
             added += _repair_in_block(st, ev, b, per_block[b])
         rounds.append(
             {
