@@ -35,7 +35,15 @@ def _tabulated(staff: int, breakdowns: tuple[str, ...] | None) -> Any:
     res = compute_cells(eng, TableParams(years=(2023,), generated_on=dt.date(2024, 6, 30)))
     where = ""
     if breakdowns:
-        where = " WHERE breakdown IN (" + ", ".join(f"'{b}'" for b in breakdowns) + ")"
+        # "b" keeps breakdown b at every scope, "b@s1+s2" only at those scopes
+        preds = []
+        for b in breakdowns:
+            name, _, scopes = b.partition("@")
+            pred = f"breakdown = '{name}'"
+            if scopes:
+                pred += " AND scope IN (" + ", ".join(f"'{x}'" for x in scopes.split("+")) + ")"
+            preds.append(f"({pred})")
+        where = " WHERE " + " OR ".join(preds)
     return eng.arrow(f"SELECT * FROM {res.relation}{where}")
 
 
@@ -114,7 +122,10 @@ def yardstick(seeds: int = 3) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--staff", type=int, nargs="*", default=[30_000])
-    ap.add_argument("--breakdowns", default="", help="comma list; default all 7")
+    ap.add_argument(
+        "--breakdowns", default="",
+        help="comma list; default all 7; b@scope1+scope2 keeps b at those scopes only",
+    )  # fmt: skip
     ap.add_argument("--attackers", default="all")
     ap.add_argument("--limit", type=float, default=600.0, help="seconds per run")
     ap.add_argument("--no-yardstick", action="store_true")

@@ -34,7 +34,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -1144,6 +1144,34 @@ def _siblings(
     return out
 
 
+def _uncovered_targets(
+    plan: _BlockPlan,
+    units: Units,
+    tq: IntArray,
+    homes: list[list[int]],
+    ok: dict[tuple[int, int], bool],
+    which: Iterable[int],
+) -> set[int]:
+    """The targets of ``which`` whose passing homes leave the public or some insider
+    uncovered: no passing home, or every passing home holds some partner entity (whose
+    insider the block does not cover)."""
+    out: set[int] = set()
+    for i in which:
+        passing = [b for b in homes[i] if ok.get((i, b), False)]
+        if not passing:
+            out.add(i)
+            continue
+        shared = set(plan.blocks[passing[0]].entities)
+        for b in passing[1:]:
+            shared &= plan.blocks[b].entities
+        u = int(units.q_unit[tq[i]])
+        if units.level[u] == LEVEL_ENTITY:
+            shared.discard(u)
+        if shared:
+            out.add(i)
+    return out
+
+
 def _cousins(
     s: Structure,
     sib_rel: IntArray,
@@ -1265,7 +1293,7 @@ class _BlockEval:
     hi: dict[tuple[int, int], float]
     ok: dict[tuple[int, int], bool]
     largest: int
-    vertical: dict[int, int]  # target -> its block {entity, domain, administration}
+    vertical: dict[int, list[int]]  # target -> its blocks {entity, domain, administration}
 
 
 def _block_evaluate(
@@ -1292,7 +1320,8 @@ def _block_evaluate(
     administration and its first holder): it holds no other entity, so a pass there
     certifies an entity target for the public and for every insider at once (a withheld
     entity's target gets a partner entity in it too: the domain's size is published, the
-    entity's is not, so its cells move against the partner's); it is the home of a
+    entity's is not, so its cells move against the partner's: two such blocks, with two
+    different partners, so that one serves each partner's insider); it is the home of a
     target whose key no other entity can give way on (a rare row of a rare origin whose
     other holders sit at the floor of their labels), at the cost of hiding domain and
     administration cells.
@@ -1315,7 +1344,7 @@ def _block_evaluate(
     sib_rel = _sibling_relations(s)
     maps = _rel_maps(s)
     homes: list[list[int]] = []
-    vert: dict[int, int] = {}
+    vert: dict[int, list[int]] = {}
     for i in range(tq.shape[0]):
         u, lvl = int(t_unit[i]), int(t_level[i])
         if trivial[i]:
@@ -1342,10 +1371,14 @@ def _block_evaluate(
                 # a withheld entity's size is not published: the domain's is, so its cells
                 # move against a partner's, in other cells (the domain's and the
                 # administration's cells of both keys hidden)
-                mate = (mates[0] if mates else plan._biggest(d, {u})) if kind[i] == 1 else -1
-                vb = plan.block([a, d, u, mate])
-                vert[i] = vb
-                hb_list = sorted(set(hb_list) | {vb})
+                if kind[i] == 1:
+                    pair = mates[:2] or [plan._biggest(d, {u})]
+                    if len(pair) < 2:
+                        pair.append(plan._biggest(d, {u, pair[0]}))
+                    vert[i] = [plan.block([a, d, u, m]) for m in dict.fromkeys(pair) if m >= 0]
+                else:
+                    vert[i] = [plan.block([a, d, u])]
+                hb_list = sorted(set(hb_list) | set(vert[i]))
             homes.append(hb_list)
             continue
         hs = _holders(lim, int(tq[i]), lvl, truth)
@@ -1358,53 +1391,67 @@ def _block_evaluate(
                 hb += plan.cross(h, admin=lvl == LEVEL_ADMINISTRATION)
         a = int(units.admin[u])
         if vertical and lvl == LEVEL_DOMAIN and hs and hs[0] >= 0 and a >= 0:
-            vert[i] = plan.block([a, u, hs[0]])
-            hb.append(vert[i])
+            vert[i] = [plan.block([a, u, hs[0]])]
+            hb += vert[i]
+        elif vertical and lvl == LEVEL_ADMINISTRATION:
+            # the administration alone (every domain held at the truth): its own tables,
+            # e.g. an `all` table published for the administration only
+            vert[i] = [plan.block([u])]
+            hb += vert[i]
         homes.append(sorted(set(hb)))
-    nb = len(plan.blocks)
-    blk_t: list[list[int]] = [[] for _ in range(nb)]
-    for i, hb in enumerate(homes):
-        for b in hb:
-            blk_t[b].append(i)
     res_lo: dict[tuple[int, int], float] = {}
     res_hi: dict[tuple[int, int], float] = {}
     res_ok: dict[tuple[int, int], bool] = {}
     largest = 0
-    for b in range(nb):
-        ti = np.array(blk_t[b], dtype=np.int64)
-        if ti.size == 0:
-            continue
-        bunits = plan.blocks[b].units
-        version = float(weight[np.array(bunits, dtype=np.int64)].sum())
-        keys = [
-            (int(tq[i]), int(kind[i]), float(r_lo[i]), float(r_hi[i]), float(tcap[i]),
-             float(tfloor[i]))
-            for i in ti.tolist()
-        ]  # fmt: skip
-        memo: dict[tuple[Any, ...], tuple[float, float]] = {}
-        sizes: list[int] = [0]
-        if cache is not None:
-            got = cache.get(("block", *bunits))
-            if got is not None and got[0] == version:
-                memo, sizes = got[1], got[2]
-            else:
-                cache[("block", *bunits)] = (version, memo, sizes)
-        todo = np.array([j for j, key in enumerate(keys) if key not in memo], dtype=np.int64)
-        if todo.size:
-            tj = ti[todo]
-            lo_b, hi_b, nvar = _block_intervals(
-                s, units, base, truth, hidden, bunits, tq[tj], r_lo[tj], r_hi[tj],
-                kind[tj], tcap[tj], tfloor[tj], rules, stats, settle,
-            )  # fmt: skip
-            sizes[0] = max(sizes[0], nvar)
-            for j, a, c in zip(todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
-                memo[keys[j]] = (a, c)
-        largest = max(largest, sizes[0])
-        lo_b = np.array([memo[key][0] for key in keys])
-        hi_b = np.array([memo[key][1] for key in keys])
-        ok = _block_pass(kind[ti], lo_b, hi_b, r_lo[ti], r_hi[ti], tcap[ti], tfloor[ti], rules)
-        for j, i in enumerate(ti.tolist()):
-            res_lo[(i, b)], res_hi[(i, b)], res_ok[(i, b)] = lo_b[j], hi_b[j], bool(ok[j])
+
+    def run(blk_t: dict[int, list[int]]) -> None:
+        nonlocal largest
+        for b in sorted(blk_t):
+            ti = np.array(blk_t[b], dtype=np.int64)
+            bunits = plan.blocks[b].units
+            version = float(weight[np.array(bunits, dtype=np.int64)].sum())
+            keys = [
+                (int(tq[i]), int(kind[i]), float(r_lo[i]), float(r_hi[i]), float(tcap[i]),
+                 float(tfloor[i]))
+                for i in ti.tolist()
+            ]  # fmt: skip
+            memo: dict[tuple[Any, ...], tuple[float, float]] = {}
+            sizes: list[int] = [0]
+            if cache is not None:
+                got = cache.get(("block", *bunits))
+                if got is not None and got[0] == version:
+                    memo, sizes = got[1], got[2]
+                else:
+                    cache[("block", *bunits)] = (version, memo, sizes)
+            todo = np.array([j for j, key in enumerate(keys) if key not in memo], dtype=np.int64)
+            if todo.size:
+                tj = ti[todo]
+                lo_b, hi_b, nvar = _block_intervals(
+                    s, units, base, truth, hidden, bunits, tq[tj], r_lo[tj], r_hi[tj],
+                    kind[tj], tcap[tj], tfloor[tj], rules, stats, settle,
+                )  # fmt: skip
+                sizes[0] = max(sizes[0], nvar)
+                for j, lo_j, hi_j in zip(todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
+                    memo[keys[j]] = (lo_j, hi_j)
+            largest = max(largest, sizes[0])
+            lo_b = np.array([memo[key][0] for key in keys])
+            hi_b = np.array([memo[key][1] for key in keys])
+            ok = _block_pass(kind[ti], lo_b, hi_b, r_lo[ti], r_hi[ti], tcap[ti], tfloor[ti], rules)
+            for j, i in enumerate(ti.tolist()):
+                res_lo[(i, b)], res_hi[(i, b)], res_ok[(i, b)] = lo_b[j], hi_b[j], bool(ok[j])
+
+    # the other homes first; the vertical ones only for the targets they leave uncovered
+    first: dict[int, list[int]] = {}
+    for i, hb in enumerate(homes):
+        for b in hb:
+            if b not in vert.get(i, ()):
+                first.setdefault(b, []).append(i)
+    run(first)
+    second: dict[int, list[int]] = {}
+    for i in sorted(_uncovered_targets(plan, units, tq, homes, res_ok, vert)):
+        for b in vert[i]:
+            second.setdefault(b, []).append(i)
+    run(second)
     return _BlockEval(
         units, plan, lim, tq, kind, r_lo, r_hi, homes, res_lo, res_hi, res_ok, largest, vert
     )
@@ -1447,6 +1494,18 @@ class _WitnessModel:
         return moved
 
 
+@dataclass
+class _LocalBlock:
+    """A witness block: its structure, global quantity ids, which quantities may move, their
+    components, and the witness LP of each component asked for so far."""
+
+    s: Structure
+    gq: IntArray
+    free: BoolArray
+    lab: IntArray
+    models: dict[int, tuple[_WitnessModel, IntArray]]
+
+
 class _WitnessLP:
     """Sparse witnesses, for what the blocks leave.
 
@@ -1456,12 +1515,13 @@ class _WitnessLP:
     the witness moves few cells (an entity's cells cost more than a domain's or the
     administration's, so that it leaves other entities alone where it can). A feasible point
     is a table the attacker cannot exclude, so the goal is in the attacker's interval: sound.
-    The LP is tried first over the target's policy domain (its entities, the domain and the
-    administration; every other unit held at the truth: an inner bound, as for the blocks),
-    then over the whole release. For an insider, the entity's hidden cells are fixed too;
-    the public witness is reused when it leaves them untouched, and a second witness with
-    every entity the first one moves held at the truth covers every other insider. Only when
-    no percentage constrains a hidden cell (they are not modelled here)."""
+    The LP is tried first over the target's policy domain (its entities and the domain,
+    then with the administration; every other unit held at the truth: an inner bound, as
+    for the blocks; for an administration cell, the administration alone), then over the
+    whole release. For an insider, the entity's hidden cells are fixed too; the public
+    witness is reused when it leaves them untouched, and a second witness with every entity
+    the first one moves held at the truth covers every other insider. Only when no
+    percentage constrains a hidden cell (they are not modelled here)."""
 
     def __init__(
         self, s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
@@ -1480,15 +1540,15 @@ class _WitnessLP:
         ent = units.level[units.q_unit] == LEVEL_ENTITY
         self.w = np.where(hidden, np.where(ent, 1.0, 0.25), 0.0)
         self._global: _WitnessModel | None = None
-        self._local: dict[int, tuple[_WitnessModel, IntArray]] = {}
-        self.public: dict[tuple[int, float], IntArray | None] = {}
-        self.second_failed: set[tuple[int, float]] = set()
+        self._local: dict[tuple[int, bool], _LocalBlock] = {}
+        self.public: dict[tuple[int, float, bool], IntArray | None] = {}
+        self.second_tried: set[tuple[int, float]] = set()
         self.of_unit: dict[int, IntArray] = {}
 
     @property
     def solves(self) -> int:
         n = self._global.solves if self._global is not None else 0
-        return n + sum(m.solves for m, _ in self._local.values())
+        return n + sum(m.solves for b in self._local.values() for m, _ in b.models.values())
 
     @staticmethod
     def make(
@@ -1499,36 +1559,61 @@ class _WitnessLP:
             return None
         return _WitnessLP(s, base, truth, units, memo)
 
-    def _domain_model(self, d: int) -> tuple[_WitnessModel, IntArray]:
-        got = self._local.get(d)
-        if got is None:
-            u = self.units
-            members = np.nonzero((u.domain == d) | (np.arange(u.n_units) == d))[0]
-            bu = np.concatenate([members, [u.admin[d]]]) if u.admin[d] >= 0 else members
+    def _local_model(self, d: int, q: int, admin: bool) -> tuple[_WitnessModel, IntArray]:
+        """The witness LP of ``q`` over policy domain ``d`` (its entities and itself, with
+        the administration when ``admin``) or, for the administration ``d``, over the
+        administration alone: only the component of ``q`` among the block's hidden
+        quantities (nothing else can move with it)."""
+        u = self.units
+        blk = self._local.get((d, admin))
+        if blk is None:
+            if u.level[d] == LEVEL_ADMINISTRATION:
+                bu = np.array([d], dtype=np.int64)
+            else:
+                bu = np.nonzero((u.domain == d) | (np.arange(u.n_units) == d))[0]
+                if admin and u.admin[d] >= 0:
+                    bu = np.concatenate([bu, [u.admin[d]]])
             inside = np.zeros(u.n_units, dtype=bool)
             inside[bu] = True
             ls, gq = substructure(self.s, u.relations_of(bu))
-            free = inside[u.q_unit[gq]]
-            up = np.where(free, self.up[gq], 0.0)
-            dn = np.where(free, self.dn[gq], 0.0)
-            got = (_WitnessModel(ls, up, dn, self.w[gq]), gq)
-            self._local[d] = got
+            free = inside[u.q_unit[gq]] & self.hidden[gq]
+            none = np.zeros(0, dtype=np.int64)
+            lab, _ = _components(ls, ~free, none, none)
+            blk = _LocalBlock(ls, gq, free, lab, {})
+            self._local[(d, admin)] = blk
+        c = int(blk.lab[int(np.searchsorted(blk.gq, q))])
+        got = blk.models.get(c)
+        if got is None:
+            memb = blk.free & (blk.lab == c)
+            rel_l, q_l, _ = blk.s.members()
+            rsel = np.unique(rel_l[memb[q_l]])
+            ls2, sub = substructure(blk.s, rsel, np.nonzero(memb)[0])
+            g2 = blk.gq[sub]
+            up = np.where(memb[sub], self.up[g2], 0.0)
+            dn = np.where(memb[sub], self.dn[g2], 0.0)
+            got = (_WitnessModel(ls2, up, dn, self.w[g2]), g2)
+            blk.models[c] = got
         return got
 
-    def _solve(self, q: int, goal: float, fixed: IntArray) -> IntArray | None:
-        """The quantities a witness with ``q = goal`` moves (None: no witness)."""
+    def _solve(self, q: int, goal: float, fixed: IntArray, whole: bool = True) -> IntArray | None:
+        """The quantities a witness with ``q = goal`` moves (None: no witness); over the
+        whole release too only when ``whole`` (it is slow: the insiders' witnesses do
+        without, what they leave goes to the global audit)."""
         dv = goal - float(self.truth[q])
         u = self.units
         home = int(u.q_unit[q])
-        d = home if u.level[home] == LEVEL_DOMAIN else int(u.domain[home])
-        if d >= 0:
-            model, gq = self._domain_model(d)
+        d = home if u.level[home] != LEVEL_ENTITY else int(u.domain[home])
+        tiers = [False, True] if u.level[home] != LEVEL_ADMINISTRATION else [True]
+        for admin in tiers if d >= 0 else []:
+            model, gq = self._local_model(d, q, admin)
             lf = np.searchsorted(gq, fixed)
             inside = (lf < gq.shape[0]) & (gq[np.minimum(lf, gq.shape[0] - 1)] == fixed)
             moved = model.solve(int(np.searchsorted(gq, q)), dv, lf[inside])
             if moved is not None:
                 out: IntArray = gq[moved]
                 return out
+        if not whole:
+            return None
         if self._global is None:
             self._global = _WitnessModel(self.s, self.up, self.dn, self.w)
         return self._global.solve(q, dv, fixed)
@@ -1555,40 +1640,43 @@ class _WitnessLP:
             goals = [v - 1.0 if v - 1.0 >= float(self.lb[q]) - EPS else v + 1.0]
         for goal in dict.fromkeys(goals):
             key = (q, goal)
-            touched = self.memo.get(("public", self.n, q, goal))
-            if touched is None:
-                if key not in self.public:
-                    self.public[key] = self._solve(q, goal, np.zeros(0, dtype=np.int64))
-                moved = self.public[key]
+            # every witness found for this goal, as the set of units it moves
+            found: list[frozenset[int]] | None = self.memo.get(("witnesses", self.n, q, goal))
+            if found is None:
+                whole = insider_unit < 0
+                if (q, goal, whole) not in self.public:
+                    self.public[(q, goal, whole)] = self._solve(
+                        q, goal, np.zeros(0, dtype=np.int64), whole
+                    )  # fmt: skip
+                moved = self.public[(q, goal, whole)]
                 if moved is None:
                     return False
-                touched = frozenset(np.unique(self.units.q_unit[moved]).tolist())
-                self.memo[("public", self.n, q, goal)] = touched
-            if insider_unit < 0 or insider_unit not in touched:
-                continue
+                found = [self._touched(moved)]
+                self.memo[("witnesses", self.n, q, goal)] = found
+            if insider_unit < 0 or any(insider_unit not in t for t in found):
+                continue  # a witness that leaves the insider's cells alone serves him too
             # A second witness with every entity the first one moves held at the truth
             # (but the target's own) covers every insider the first one does not: an
             # insider knows no more than that.
-            skey = ("second", self.n, q, goal)
-            if skey not in self.memo and key not in self.second_failed:
+            if key not in self.second_tried:
+                self.second_tried.add(key)
                 home = int(self.units.q_unit[q])
                 ents = [
-                    u for u in touched if u != home and self.units.level[u] == LEVEL_ENTITY
+                    u for u in found[0] if u != home and self.units.level[u] == LEVEL_ENTITY
                 ]  # fmt: skip
-                moved2 = self._solve(q, goal, self._cells_of(ents, q))
-                if moved2 is None:
-                    self.second_failed.add(key)
-                else:
-                    self.memo[skey] = True
-            if self.memo.get(skey):
-                continue
-            ikey = ("insider", self.n, q, goal, insider_unit)
-            if self.memo.get(ikey):
-                continue
-            if self._solve(q, goal, self._cells_of([insider_unit], q)) is None:
+                moved2 = self._solve(q, goal, self._cells_of(ents, q), whole=False)
+                if moved2 is not None:
+                    found.append(self._touched(moved2))
+                    if insider_unit not in found[-1]:
+                        continue
+            moved3 = self._solve(q, goal, self._cells_of([insider_unit], q), whole=False)
+            if moved3 is None:
                 return False
-            self.memo[ikey] = True
+            found.append(self._touched(moved3))
         return True
+
+    def _touched(self, moved: IntArray) -> frozenset[int]:
+        return frozenset(np.unique(self.units.q_unit[moved]).tolist())
 
     def _cells_of(self, units: Sequence[int], q: int) -> IntArray:
         """The hidden quantities of ``units`` but ``q``."""
@@ -1669,8 +1757,9 @@ def _audit_blocks(
             pub_ok[i] = ins_ok[i] = True
             return 0
         passing = [b for b in hb if res_ok.get((i, b), False)]
-        if hb:
-            pick = passing[0] if passing else hb[0]
+        evaluated = [b for b in hb if (i, b) in res_lo]
+        if evaluated:
+            pick = passing[0] if passing else evaluated[0]
             best_lo[i], best_hi[i] = res_lo[(i, pick)], res_hi[(i, pick)]
         pub_ok[i] = bool(passing)
         esc_pub[i] = want_public and not passing
@@ -1716,34 +1805,6 @@ def _audit_blocks(
 
     for i in range(nt):
         n_limit += judge(i)
-    # A public target no block certifies may sit at its protection limit (what no
-    # suppression can undo), which the outer bounds did not see: its exact limit (whole
-    # release, every relaxable count an x; witnesses first, exact LPs only where it may
-    # narrow) narrows the requirement and the home blocks judge it again.
-    n_exact_limit = 0
-    redo = np.nonzero(esc_pub & (kind != 2))[0]
-    if redo.size:
-        l_lo, l_hi, l_ex = _exact_limits(s, base, relaxable, rules, tq[redo], r_lo[redo],
-                                         r_hi[redo], stats)  # fmt: skip
-        narrow = l_ex & ((l_lo > r_lo[redo] + EPS) | (l_hi < r_hi[redo] - EPS))
-        if narrow.any():
-            sel = redo[narrow]
-            r_lo[sel] = np.maximum(r_lo[sel], l_lo[narrow])
-            r_hi[sel] = np.minimum(r_hi[sel], l_hi[narrow])
-            again = set(sel.tolist())
-            for name in list(esc_ins):
-                esc_ins[name] = [i for i in esc_ins[name] if i not in again]
-            for i in sel.tolist():
-                for b in homes[i]:
-                    if (i, b) in res_lo:
-                        res_ok[(i, b)] = bool(_block_pass(
-                            kind[i : i + 1], np.array([res_lo[(i, b)]]),
-                            np.array([res_hi[(i, b)]]), r_lo[i : i + 1], r_hi[i : i + 1],
-                            tcap[i : i + 1], tfloor[i : i + 1], rules,
-                        )[0])  # fmt: skip
-                n_limit += judge(i)
-                n_exact_limit += int(not esc_pub[i])
-        esc_ins = {k: v for k, v in esc_ins.items() if v}
     # what no block certified: sparse witnesses over the whole release first
     wit = _WitnessLP.make(s, base, truth, units, round_cache)
     n_wit = 0
@@ -1811,41 +1872,11 @@ def _audit_blocks(
         "escalated_public": int(esc_pub.sum()),
         "escalated_insider_pairs": int(sum(len(v) for v in esc_ins.values())),
         "insider_limit_settled": n_limit,
-        "exact_limit_settled": n_exact_limit,
         "witnessed": n_wit,
         "witness_lps": 0 if wit is None else wit.solves,
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
     return parts, summaries, restrict, info
-
-
-def _exact_limits(
-    s: Structure,
-    base: _Knowledge,
-    relaxable: BoolArray,
-    rules: PublicRules,
-    tq: IntArray,
-    r_lo: FloatArray,
-    r_hi: FloatArray,
-    stats: _Stats,
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """The public attacker's protection limit of ``tq`` (every relaxable published count an
-    ``x``; zeros, the grand total and the ledger known; see :func:`_limit_recheck`): lower,
-    upper and whether they are exact. Witnesses settle the limits that leave the requirement
-    ``[r_lo, r_hi]`` as it is; only the others get their exact LPs."""
-    rel = relaxable & base.known & (base.value >= rules.hidden_lower)
-    k2 = _Knowledge(base.known & ~rel, base.value.copy(), base.lb.copy(), base.ub.copy())
-    k2.lb[rel] = float(rules.hidden_lower)
-    k2.ub[rel] = np.inf
-    k2.value[rel] = np.nan
-
-    def reaches(sel: IntArray, a: FloatArray, b: FloatArray) -> BoolArray:
-        out: BoolArray = (a <= r_lo[sel] + EPS) & (b >= r_hi[sel] - EPS)
-        return out
-
-    lo, hi, ex = _intervals(s, k2, tq, r_lo, np.maximum(r_hi, r_lo), False, stats, reaches)
-    lo, hi = _int_bounds(lo, hi)
-    return lo, hi, ex
 
 
 def _block_intervals(

@@ -1012,29 +1012,16 @@ def _batch_attack(
 
 
 def _uncovered(ev: Any) -> set[int]:
-    """Targets whose passing homes other than {entity, domain, administration} leave the
-    public or some insider uncovered (no passing home, or every passing home shares a
-    partner entity): their vertical home is repaired too (from the second round on, so
-    that the cheaper pair blocks are tried first)."""
-    from ._cells import LEVEL_ENTITY
+    """Targets whose passing homes leave the public or some insider uncovered: their
+    vertical homes are repaired too (from the second round on, so that the cheaper pair
+    blocks are tried first)."""
+    from .audit import _uncovered_targets
 
-    out: set[int] = set()
-    for i, vb in ev.vertical.items():
-        if ev.ok.get((i, vb), False):
-            continue
-        passing = [b for b in ev.homes[i] if b != vb and ev.ok.get((i, b), False)]
-        if not passing:
-            out.add(i)
-            continue
-        shared = set(ev.plan.blocks[passing[0]].entities)
-        for b in passing[1:]:
-            shared &= ev.plan.blocks[b].entities
-        u = int(ev.units.q_unit[ev.tq[i]])
-        if ev.units.level[u] == LEVEL_ENTITY:
-            shared.discard(u)
-        if shared:
-            out.add(i)
-    return out
+    return _uncovered_targets(ev.plan, ev.units, ev.tq, ev.homes, ev.ok, ev.vertical)
+
+
+# The block phase stops after a round that hides fewer cells than this.
+BLOCK_ROUNDS_MIN_ADDED = 50
 
 
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
@@ -1062,7 +1049,7 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
         per_block: dict[int, list[tuple[int, float]]] = {}
         uncovered = _uncovered(ev) if rnd > 0 else set()
         for (i, b), ok in sorted(ev.ok.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            if ok or (ev.vertical.get(i) == b and i not in uncovered):
+            if ok or (b in ev.vertical.get(i, ()) and i not in uncovered):
                 continue
             q = int(tq[i])
             for g in _block_goals(
@@ -1093,6 +1080,8 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
                 "seconds": round(time.perf_counter() - t0, 3),
             }
         )
-        if added == 0:
+        if added < BLOCK_ROUNDS_MIN_ADDED:
+            # a round that hid (almost) nothing leaves little for another evaluation of
+            # every block to find: the screening audit and the global repair take over
             break
     return rounds
