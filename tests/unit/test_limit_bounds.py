@@ -85,3 +85,45 @@ def test_block_partners_hold_the_same_key() -> None:
         float(RULES.hidden_lower),
     )  # fmt: skip
     assert [units.name[m] for m in mates] == ["E3", "E4"]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_insider_limit_contains_exact_insider_limit(seed: int) -> None:
+    """The insider's outer limit of the other entities' cells of his domain (the domain cell
+    minus the others, his own known) contains his exact limit (two LPs per cell)."""
+    ents = {"E1": "D1", "E2": "D1", "E3": "D1", "E4": "D2", "E5": "D2"}
+    people = random_persons(random.Random(seed), 160, ents, weights=[40, 30, 6, 20, 7])
+    cells = make_cells(people, breakdowns=("total", "sex"))
+    view = _naive(cells)
+    s = build_structure(view)
+    base = A._knowledge(view, s, RULES)
+    units = A.build_units(view, s)
+    truth = np.nan_to_num(A._truth_by_quantity(cells, s), nan=0.0)
+    relaxable = base.known & (base.value >= RULES.hidden_lower) & (base.value > 0)
+    relaxable[A._grand_total(view, s)] = False
+    lim = A._InsiderLimit(s, units, base, relaxable, truth, RULES)
+    rel = relaxable & base.known
+    checked = narrowed = 0
+    for name in ("E1", "E2"):
+        f = units.name.index(name)
+        own = (units.q_unit == f) & ~base.known
+        k2 = A._Knowledge(base.known & ~rel, base.value.copy(), base.lb.copy(), base.ub.copy())
+        k2.lb[rel] = float(RULES.hidden_lower)
+        k2.ub[rel] = np.inf
+        k2.value[rel] = np.nan
+        k2.known = k2.known | own
+        k2.value[own] = k2.lb[own] = k2.ub[own] = truth[own]
+        others = (units.level[units.q_unit] == A.LEVEL_ENTITY) & (units.q_unit != f)
+        same = units.domain[units.q_unit] == units.domain[f]
+        targets = np.nonzero(~base.known & others & same)[0].astype(np.int64)
+        n = targets.size
+        e_lo, e_hi, ex = A._intervals(s, k2, targets, np.zeros(n), np.ones(n), True, A._Stats())
+        assert ex.all()
+        for j, q in enumerate(targets.tolist()):
+            a, b = lim.interval(q, f)
+            assert a <= e_lo[j] + 1e-6, (name, q, a, e_lo[j])
+            assert b >= e_hi[j] - 1e-6, (name, q, b, e_hi[j])
+            checked += 1
+            narrowed += int(b < base.ub[q] - 1e-6 or a > base.lb[q] + 1e-6)
+    assert checked > 10
+    assert narrowed > 0
