@@ -1099,9 +1099,9 @@ def _holders(lim: _InsiderLimit, q: int, level: int, truth: FloatArray) -> list[
     return seen
 
 
-def _sibling_relations(s: Structure) -> IntArray:
-    """Per quantity: the entity-in-domain relation it is a term of (-1: none)."""
-    kind = RELATION_KINDS.index("entity_in_domain")
+def _term_relations(s: Structure, kind_name: str) -> IntArray:
+    """Per quantity: the relation of kind ``kind_name`` it is a term of (-1: none)."""
+    kind = RELATION_KINDS.index(kind_name)
     out = np.full(s.n_q, -1, dtype=np.int64)
     counts = np.diff(s.rel_ptr)
     rel_of_term = np.repeat(np.arange(s.n_rel, dtype=np.int64), counts)
@@ -1110,17 +1110,41 @@ def _sibling_relations(s: Structure) -> IntArray:
     return out
 
 
-def _siblings(
-    s: Structure,
-    sib_rel: IntArray,
-    q: int,
-    hidden: BoolArray,
-    truth: FloatArray,
-    units: Units,
-    lb: FloatArray,
-    ub: FloatArray,
-    hidden_lower: float,
-) -> list[int]:
+def _sibling_relations(s: Structure) -> IntArray:
+    """Per quantity: the entity-in-domain relation it is a term of (-1: none)."""
+    return _term_relations(s, "entity_in_domain")
+
+
+@dataclass(frozen=True)
+class _Room:
+    """What a partner cell's room to move is judged from: a hidden cell within its label, a
+    published one as an ``x``."""
+
+    hidden: BoolArray
+    truth: FloatArray
+    units: Units
+    lb: FloatArray
+    ub: FloatArray
+    hidden_lower: float
+
+    def rank(self, terms: IntArray, then: FloatArray | None = None) -> list[int]:
+        """The units of the cells ``terms``, those with most room to move both ways first
+        (at most 3 each way counts), then by ``then`` (ascending), then by unit
+        (deterministic); each unit once."""
+        h, v = self.hidden[terms], self.truth[terms]
+        down = np.where(h, v - self.lb[terms], v - self.hidden_lower)
+        up = np.where(h, self.ub[terms] - v, np.inf)
+        score = np.minimum(np.maximum(down, 0.0), 3.0) + np.minimum(np.maximum(up, 0.0), 3.0)
+        qu = self.units.q_unit[terms]
+        order = np.lexsort((qu, -score) if then is None else (qu, then, -score))
+        out: list[int] = []
+        for u in qu[order].tolist():
+            if u not in out:
+                out.append(int(u))
+        return out
+
+
+def _siblings(s: Structure, sib_rel: IntArray, q: int, room: _Room) -> list[int]:
     """Target-driven partners of an entity cell: the other entities of its policy domain whose
     cell of the same key is non-zero, those with most room to move both ways first (a hidden
     cell within its label, a published one as an ``x``), then by unit (deterministic). A block
@@ -1129,19 +1153,10 @@ def _siblings(
     if r < 0:
         return []
     terms = s.rel_terms[s.rel_ptr[r] : s.rel_ptr[r + 1]]
-    terms = terms[(terms != q) & (truth[terms] > 0)]
+    terms = terms[(terms != q) & (room.truth[terms] > 0)]
     if terms.size == 0:
         return []
-    down = np.where(hidden[terms], truth[terms] - lb[terms], truth[terms] - hidden_lower)
-    up = np.where(hidden[terms], ub[terms] - truth[terms], np.inf)
-    score = np.minimum(np.maximum(down, 0.0), 3.0) + np.minimum(np.maximum(up, 0.0), 3.0)
-    order = np.lexsort((units.q_unit[terms], -score))
-    out: list[int] = []
-    for t in terms[order].tolist():
-        u = int(units.q_unit[t])
-        if u not in out:
-            out.append(u)
-    return out
+    return room.rank(terms)
 
 
 def _uncovered_targets(
@@ -1173,16 +1188,7 @@ def _uncovered_targets(
 
 
 def _cousins(
-    s: Structure,
-    sib_rel: IntArray,
-    maps: tuple[IntArray, IntArray],
-    q: int,
-    hidden: BoolArray,
-    truth: FloatArray,
-    units: Units,
-    lb: FloatArray,
-    ub: FloatArray,
-    hidden_lower: float,
+    s: Structure, sib_rel: IntArray, maps: tuple[IntArray, IntArray], q: int, room: _Room
 ) -> list[int]:
     """Target-driven partners of an entity cell in *other* policy domains: the entities whose
     cell of the same key is non-zero, most room first, then the smaller domain cell (cheaper
@@ -1199,7 +1205,7 @@ def _cousins(
     if r2 < 0:
         return []
     doms = s.rel_terms[s.rel_ptr[r2] : s.rel_ptr[r2 + 1]]
-    doms = doms[(doms != qd) & (truth[doms] > 0)]
+    doms = doms[(doms != qd) & (room.truth[doms] > 0)]
     cand: list[int] = []
     dcell: list[int] = []
     for dq in doms.tolist():
@@ -1207,36 +1213,21 @@ def _cousins(
         if rr < 0:
             continue
         terms = s.rel_terms[s.rel_ptr[rr] : s.rel_ptr[rr + 1]]
-        terms = terms[truth[terms] > 0]
+        terms = terms[room.truth[terms] > 0]
         cand += terms.tolist()
         dcell += [dq] * int(terms.size)
     if not cand:
         return []
     terms = np.array(cand, dtype=np.int64)
     dc = np.array(dcell, dtype=np.int64)
-    down = np.where(hidden[terms], truth[terms] - lb[terms], truth[terms] - hidden_lower)
-    up = np.where(hidden[terms], ub[terms] - truth[terms], np.inf)
-    score = np.minimum(np.maximum(down, 0.0), 3.0) + np.minimum(np.maximum(up, 0.0), 3.0)
-    dcost = np.where(hidden[dc], 0.0, truth[dc])
-    order = np.lexsort((units.q_unit[terms], dcost, -score))
-    out: list[int] = []
-    for t in terms[order].tolist():
-        u = int(units.q_unit[t])
-        if u not in out:
-            out.append(u)
-    return out
+    return room.rank(terms, np.where(room.hidden[dc], 0.0, room.truth[dc]))
 
 
 def _rel_maps(s: Structure) -> tuple[IntArray, IntArray]:
     """Per quantity: the domain-in-administration relation it is a term of, and the
     entity-in-domain relation it is the total of (-1: none)."""
-    dom = RELATION_KINDS.index("domain_in_administration")
     ent = RELATION_KINDS.index("entity_in_domain")
-    term_of = np.full(s.n_q, -1, dtype=np.int64)
-    counts = np.diff(s.rel_ptr)
-    rel_of_term = np.repeat(np.arange(s.n_rel, dtype=np.int64), counts)
-    m = s.rel_kind[rel_of_term] == dom
-    term_of[s.rel_terms[m]] = rel_of_term[m]
+    term_of = _term_relations(s, "domain_in_administration")
     total_of = np.full(s.n_q, -1, dtype=np.int64)
     er = np.nonzero(s.rel_kind == ent)[0]
     total_of[s.rel_total[er]] = er
@@ -1343,6 +1334,7 @@ def _block_evaluate(
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
     sib_rel = _sibling_relations(s)
     maps = _rel_maps(s)
+    room = _Room(hidden, truth, units, base.lb, base.ub, float(rules.hidden_lower))
     homes: list[list[int]] = []
     vert: dict[int, list[int]] = {}
     for i in range(tq.shape[0]):
@@ -1351,16 +1343,10 @@ def _block_evaluate(
             homes.append([])
             continue
         if lvl == LEVEL_ENTITY:
-            mates = _siblings(
-                s, sib_rel, int(tq[i]), hidden, truth, units, base.lb, base.ub,
-                float(rules.hidden_lower),
-            )  # fmt: skip
+            mates = _siblings(s, sib_rel, int(tq[i]), room)
             hb_e = {plan.block([u, m]) for m in mates[:2]}
             if len(mates) < 2:
-                cous = _cousins(
-                    s, sib_rel, maps, int(tq[i]), hidden, truth, units, base.lb, base.ub,
-                    float(rules.hidden_lower),
-                )  # fmt: skip
+                cous = _cousins(s, sib_rel, maps, int(tq[i]), room)
                 d = int(units.domain[u])
                 for c in cous[: 2 - len(mates)]:
                     hb_e.add(plan.block([u, d, c, int(units.domain[c])]))

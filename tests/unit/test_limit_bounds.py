@@ -80,10 +80,8 @@ def test_block_partners_hold_the_same_key() -> None:
     org = A._str_col(view, "origin")
     row = next(i for i in range(view.num_rows) if ent[i] == "E1" and org[i] == "outside")
     q = int(s.qid[row])
-    mates = A._siblings(
-        s, A._sibling_relations(s), q, ~base.known, truth, units, base.lb, base.ub,
-        float(RULES.hidden_lower),
-    )  # fmt: skip
+    room = A._Room(~base.known, truth, units, base.lb, base.ub, float(RULES.hidden_lower))
+    mates = A._siblings(s, A._sibling_relations(s), q, room)
     assert [units.name[m] for m in mates] == ["E3", "E4"]
 
 
