@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._cells import (
+    KEY_COLUMNS,
     BoolArray,
     FloatArray,
     IntArray,
@@ -142,6 +143,9 @@ def protect_public(
     if isinstance(ledger, Ledger):
         led = ledger.load(aud, pc.unique(table["year"]).to_pylist())
     assert led is None or isinstance(led, pa.Table)
+    # in key order: the suppression must not depend on the order the engine returned the
+    # cells in (a multi-threaded query without ORDER BY differs from run to run)
+    table = table.sort_by([(c, "ascending") for c in KEY_COLUMNS])
     out, summary, result = _protect_public(table, authorization, led, method, attackers, max_rounds)
     summary.update(base)
     summary["seconds"] = round(time.perf_counter() - t0, 3)

@@ -112,6 +112,19 @@ def test_under_protected_release_fails_the_audit() -> None:
     assert not audit(naive, cells, AUTH, withheld=withheld).passed
 
 
+def test_protection_does_not_depend_on_the_row_order() -> None:
+    """The engine returns cells in no fixed order (a multi-threaded query without ORDER BY):
+    the same cells in another order give the same release."""
+    cells = _cells(4, 200, [40, 30, 3, 20, 7])
+    published, _, _ = protect_public(cells, AUTH, "public", attackers="all")
+    order = list(range(cells.num_rows))
+    random.Random(7).shuffle(order)
+    shuffled = cells.take(pa.array(order))
+    assert not shuffled.equals(cells)
+    again, _, _ = protect_public(shuffled, AUTH, "public", attackers="all")
+    assert again.equals(published)
+
+
 def test_entity_release_holds_exactly_one_entity() -> None:
     cells = _cells(1, 150, [10, 10, 10, 10, 10])
     out, summary, _ = protect_public(cells, AUTH, "entity:E2")
