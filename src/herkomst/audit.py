@@ -1734,14 +1734,12 @@ def _audit_blocks(
     esc_ins: dict[str, list[int]] = {}
     n_limit = 0
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
-
-    def judge(i: int) -> int:
-        """Certify target ``i`` by its home blocks for the public and every insider;
-        returns how many insider pairs an insider's protection limit settled."""
+    # every target certified by its home blocks for the public and every insider
+    for i in range(nt):
         hb = homes[i]
         if trivial[i]:
             pub_ok[i] = ins_ok[i] = True
-            return 0
+            continue
         passing = [b for b in hb if res_ok.get((i, b), False)]
         evaluated = [b for b in hb if (i, b) in res_lo]
         if evaluated:
@@ -1759,7 +1757,6 @@ def _audit_blocks(
         exposed.discard(own)
         names = sorted(units.name[e] for e in exposed if units.name[e] in want_ins)
         left: list[str] = []
-        settled = 0
         for name in names:
             f = ent_unit[name]
             a, bnd = lim.interval(int(tq[i]), f)
@@ -1770,7 +1767,7 @@ def _audit_blocks(
             if (kind[i] == 0 and rl >= rh) or (kind[i] == 1 and pinned):
                 # the insider's protection limit leaves one value: no suppression helps
                 ok_f = True
-                settled += 1
+                n_limit += 1
             else:
                 for b in hb:
                     if f in plan.blocks[b].entities or (i, b) not in res_lo:
@@ -1787,11 +1784,8 @@ def _audit_blocks(
         ins_ok[i] = not left
         for name in left:
             esc_ins.setdefault(name, []).append(i)
-        return settled
 
-    for i in range(nt):
-        n_limit += judge(i)
-    # what no block certified: sparse witnesses over the whole release first
+    # what no block certified: sparse witnesses (domain first, then the whole release)
     wit = _WitnessLP.make(s, base, truth, units, round_cache)
     n_wit = 0
     if wit is not None:

@@ -1015,15 +1015,6 @@ def _batch_attack(
     return out
 
 
-def _uncovered(ev: Any) -> set[int]:
-    """Targets whose passing homes leave the public or some insider uncovered: their
-    vertical homes are repaired too (from the second round on, so that the cheaper pair
-    blocks are tried first)."""
-    from .audit import _uncovered_targets
-
-    return _uncovered_targets(ev.plan, ev.units, ev.tq, ev.homes, ev.ok, ev.vertical)
-
-
 # The block phase stops after a round that hides fewer cells than this.
 BLOCK_ROUNDS_MIN_ADDED = 50
 
@@ -1032,7 +1023,7 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
     """Complementary suppression block by block until every target passes in its home
     blocks (public attacker over F_U; see :mod:`herkomst.audit`)."""
     from ._cells import build_units
-    from .audit import _block_evaluate, _Stats
+    from .audit import _block_evaluate, _Stats, _uncovered_targets
 
     units = build_units(st.view, st.s)
     rounds: list[dict[str, Any]] = []
@@ -1051,7 +1042,13 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
         )  # fmt: skip
         t_eval = time.perf_counter() - t0
         per_block: dict[int, list[tuple[int, float]]] = {}
-        uncovered = _uncovered(ev) if rnd > 0 else set()
+        # vertical homes are repaired only for targets the other homes leave uncovered, and
+        # from the second round on, so that the cheaper pair blocks are tried first
+        uncovered = (
+            _uncovered_targets(ev.plan, units, tq, ev.homes, ev.ok, ev.vertical)
+            if rnd > 0
+            else set()
+        )
         for (i, b), ok in sorted(ev.ok.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             if ok or (b in ev.vertical.get(i, ()) and i not in uncovered):
                 continue
