@@ -147,31 +147,63 @@ def withheld_from(published: pa.Table, truth: pa.Table) -> list[dict[str, Any]]:
 
 
 def attacker_view(published: pa.Table, withheld: Sequence[dict[str, Any]]) -> pa.Table:
-    """The published cells plus one unknown copy of its domain's cells per withheld entity."""
+    """The published cells plus one unknown copy per withheld unit.
+
+    A withheld entity's copy holds every combination of its domain's cells; a withheld policy
+    domain (an entry without ``entity``) holds every combination of the administration's, and
+    an entity withheld inside a withheld domain takes the combinations of the domain's copy.
+    """
     pub = conform(published)
     parts = [pub]
+    domain_copy: dict[tuple[int, str], pa.Table] = {}
     for w in withheld:
-        dom = pub.filter(
-            pc.and_(
-                pc.and_(pc.equal(pub["scope"], "policy_domain"), pc.equal(pub["year"], w["year"])),
-                pc.equal(pub["policy_domain"], w["policy_domain"]),
-            )
+        if w.get("entity") is not None:
+            continue
+        adm = pub.filter(
+            pc.and_(pc.equal(pub["scope"], "administration"), pc.equal(pub["year"], w["year"]))
         )
+        if adm.num_rows == 0:
+            raise InputError(
+                f"withheld policy domain {w['policy_domain']} ({w['year']}): the "
+                "administration has no cells in the release"
+            )
+        copy = _unknown_copy(adm, "policy_domain", str(w["policy_domain"]), None)
+        domain_copy[(int(w["year"]), str(w["policy_domain"]))] = copy
+        parts.append(copy)
+    for w in withheld:
+        if w.get("entity") is None:
+            continue
+        dom = domain_copy.get((int(w["year"]), str(w["policy_domain"])))
+        if dom is None:
+            dom = pub.filter(
+                pc.and_(
+                    pc.and_(
+                        pc.equal(pub["scope"], "policy_domain"), pc.equal(pub["year"], w["year"])
+                    ),
+                    pc.equal(pub["policy_domain"], w["policy_domain"]),
+                )
+            )
         if dom.num_rows == 0:
             raise InputError(
                 f"withheld entity {w['entity']} ({w['year']}): its policy domain "
                 f"{w['policy_domain']} has no cells in the release"
             )
-        n = dom.num_rows
-        cols = {c: dom[c] for c in dom.column_names}
-        cols["scope"] = pa.array(["entity"] * n, pa.string())
-        cols["entity"] = pa.array([str(w["entity"])] * n, pa.string())
-        cols["count"] = pa.nulls(n, pa.int64())
-        cols["percent"] = pa.nulls(n, pa.float64())
-        cols["shown"] = pa.nulls(n, pa.string())
-        cols["status"] = pa.array([WITHHELD_STATUS] * n, pa.string())
-        parts.append(pa.table(cols, schema=pub.schema))
+        parts.append(_unknown_copy(dom, "entity", str(w["policy_domain"]), str(w["entity"])))
     return pa.concat_tables(parts)
+
+
+def _unknown_copy(src: pa.Table, scope: str, domain: str, entity: str | None) -> pa.Table:
+    """``src``'s combinations for another unit, every count unknown (status withheld)."""
+    n = src.num_rows
+    cols = {c: src[c] for c in src.column_names}
+    cols["scope"] = pa.array([scope] * n, pa.string())
+    cols["policy_domain"] = pa.array([domain] * n, pa.string())
+    cols["entity"] = pa.array([entity] * n, pa.string())
+    cols["count"] = pa.nulls(n, pa.int64())
+    cols["percent"] = pa.nulls(n, pa.float64())
+    cols["shown"] = pa.nulls(n, pa.string())
+    cols["status"] = pa.array([WITHHELD_STATUS] * n, pa.string())
+    return pa.table(cols, schema=src.schema)
 
 
 @dataclass
@@ -243,6 +275,7 @@ def _knowledge(view: pa.Table, s: Structure, rules: PublicRules) -> _Knowledge:
     # A withheld entity's total is below the minimum entity size (the rule is public).
     ent_total = (
         is_withheld
+        & np.array([c == "entity" for c in _str_col(view, "scope")])
         & np.array([b == "total" for b in _str_col(view, "breakdown")])
         & np.array([o == "total" for o in _str_col(view, "origin")])
     )
@@ -2143,7 +2176,8 @@ def audit(
             "zero_pinned_is_disclosure": rules.requirement.zero_pinned_is_disclosure,
             "hidden_x_means_at_least": rules.hidden_lower,
         },
-        "withheld_entities": len(withheld),
+        "withheld_entities": sum(w.get("entity") is not None for w in withheld),
+        "withheld_domains": sum(w.get("entity") is None for w in withheld),
         "relations": s.n_rel,
         "quantities": s.n_q,
         "lp_solves": stats.lp_solves,
@@ -2389,8 +2423,11 @@ def withheld_in_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     prot = manifest.get("protection", manifest)
     if not isinstance(prot, dict):
         return []
-    w = prot.get("withheld_entities", [])
-    return list(w) if isinstance(w, list) else []
+    out: list[dict[str, Any]] = []
+    for key in ("withheld_domains", "withheld_entities"):
+        w = prot.get(key, [])
+        out += list(w) if isinstance(w, list) else []
+    return out
 
 
 def read_cells(path: Path) -> pa.Table:

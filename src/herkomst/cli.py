@@ -531,7 +531,8 @@ def tables(
         out.print(
             f"protection: {prot['masked_primary_quantities']:,} cells shown as "
             f"'{auth.public.small_label}', {prot['masked_secondary_quantities']:,} complementary "
-            f"suppressions, {len(prot['withheld_entities'])} entity(ies) withheld; audit passed "
+            f"suppressions, {len(prot['withheld_entities'])} entity(ies) and "
+            f"{len(prot.get('withheld_domains', []))} policy domain(s) withheld; audit passed "
             f"({result.audit.summary['failed']} failures)"
         )
     elif prot.get("not_covered_by_authorization"):

@@ -211,6 +211,11 @@ def demo_protected(
         f"public release {year}: {prot['masked_primary_quantities']:,} cells shown as 1-5, "
         f"{prot['masked_secondary_quantities']:,} complementary suppressions, "
         f"{len(prot['withheld_entities'])} entities under 50 staff withheld"
+        + (
+            f", {len(prot['withheld_domains'])} policy domain(s) withheld"
+            if prot.get("withheld_domains")
+            else ""
+        )
     )
     tell("auditing the public release again from its folder (herkomst audit)")
     audited = audit_release(pub_dir, attacker="all", truth=service_dir)

@@ -195,10 +195,23 @@ def _withheld(table: pa.Table, rules: PublicRules) -> list[dict[str, Any]]:
 def _build_state(
     table: pa.Table, rules: PublicRules, withheld: list[dict[str, Any]], ledger: pa.Table | None
 ) -> _State:
-    wset = {(w["year"], w["entity"]) for w in withheld}
+    wset = {(w["year"], w["entity"]) for w in withheld if w.get("entity") is not None}
+    dset = {(w["year"], w["policy_domain"]) for w in withheld if w.get("entity") is None}
     years = table["year"].to_pylist()
     ents = table["entity"].to_pylist()
-    keep = np.array([(y, e) not in wset for y, e in zip(years, ents, strict=True)], dtype=bool)
+    doms = [
+        d if sc == "policy_domain" else None
+        for sc, d in zip(
+            table["scope"].to_pylist(), table["policy_domain"].to_pylist(), strict=True
+        )
+    ]
+    keep = np.array(
+        [
+            (y, e) not in wset and (y, d) not in dset
+            for y, e, d in zip(years, ents, doms, strict=True)
+        ],
+        dtype=bool,
+    )
     pub0 = table.filter(pa.array(keep))
     view = attacker_view(pub0, withheld)
     s = build_structure(view)
@@ -225,7 +238,13 @@ def _build_state(
     ub[cls == _P] = rules.small_count_max
     bd = view["breakdown"].to_pylist()
     org = view["origin"].to_pylist()
-    wtot = wrow & np.array([b == "total" and o == "total" for b, o in zip(bd, org, strict=True)])
+    sc = view["scope"].to_pylist()
+    wtot = wrow & np.array(
+        [
+            a == "entity" and b == "total" and o == "total"
+            for a, b, o in zip(sc, bd, org, strict=True)
+        ]
+    )
     ub[s.qid[wtot]] = max(rules.min_entity_size - 1, 0)
     if rules.zeros_sensitive:
         cls[(v == 0) & (cls == 0)] = _S
@@ -233,7 +252,6 @@ def _build_state(
     if not rules.zeros_sensitive:
         forbidden |= v == 0
     if "administration_total" in rules.never_suppress:
-        sc = view["scope"].to_pylist()
         grand = np.array(
             [
                 a == "administration" and b == "total" and o == "total"
@@ -613,9 +631,18 @@ def _protect_public(
     method: str,
     attackers: str,
     max_rounds: int,
+    domains: tuple[tuple[int, str], ...] = (),
 ) -> tuple[pa.Table, dict[str, Any], AuditResult]:
     rules = auth.public
-    withheld = _withheld(table, rules)
+    withheld = _withheld(table, rules) + [
+        {
+            "year": y,
+            "policy_domain": d,
+            "reason": "its cells let the officials of its entities recover each other's "
+            "withheld cells whatever else is hidden",
+        }
+        for y, d in domains
+    ]
     st = _build_state(table, rules, withheld, ledger)
     n_primary = int((st.cls == _P).sum())
     rounds: list[dict[str, Any]] = []
@@ -708,6 +735,14 @@ def _protect_public(
             break
     assert result is not None
     if not result.passed:
+        more = _domains_to_withhold(result, domains)
+        if more:
+            # a domain made only of entities that expose each other (its 1-5 labels and the
+            # officials' own cells pin a withheld cell): withhold the domain's cells too and
+            # protect again from the start (deterministic: the same failures, the same domains)
+            return _protect_public(
+                table, auth, ledger, method, attackers, max_rounds, domains + more
+            )  # fmt: skip
         result.raise_if_failed()
     published = _published_table(st)
     n_secondary = int((st.cls == _S).sum())
@@ -716,7 +751,8 @@ def _protect_public(
         "method": method,
         "exact": False,
         "cells": published.num_rows,
-        "withheld_entities": withheld,
+        "withheld_entities": [w for w in withheld if w.get("entity") is not None],
+        "withheld_domains": [w for w in withheld if w.get("entity") is None],
         "quantities": st.s.n_q,
         "masked_primary_quantities": n_primary,
         "masked_secondary_quantities": n_secondary - hidden_zero,
@@ -748,6 +784,19 @@ def _protect_public(
         "ledger_cells": 0 if ledger is None else ledger.num_rows,
     }
     return published, summary, result
+
+
+def _domains_to_withhold(
+    result: AuditResult, done: tuple[tuple[int, str], ...]
+) -> tuple[tuple[int, str], ...]:
+    """The policy domains of the withheld entities' cells that still fall short, in order."""
+    f = result.failures
+    if f.num_rows == 0:
+        return ()
+    m = pc.and_(pc.equal(f["target"], "withheld"), pc.equal(f["scope"], "entity"))
+    rows = f.filter(pc.fill_null(m, False)).select(["year", "policy_domain"]).to_pylist()
+    found = {(int(r["year"]), str(r["policy_domain"])) for r in rows}
+    return tuple(sorted(found - set(done)))
 
 
 # -- the exact yardstick -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from herkomst.audit import audit
+from herkomst.audit import audit, withheld_in_manifest
 from herkomst.authorization import load_authorization
 from herkomst.protect import protect_public
 
@@ -52,6 +52,7 @@ def test_public_release_passes_an_independent_audit(seed: int, n: int, weights: 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(**POPULATIONS)
 @example(seed=0, n=204, weights=[1, 1, 1, 1, 1])  # once passed the fast audit, not the exact
+@example(seed=9999, n=120, weights=[1, 1, 1, 1, 1])  # needs a withheld policy domain (D2)
 def test_public_release_passes_an_independent_audit_many(
     seed: int, n: int, weights: list[int]
 ) -> None:
@@ -61,12 +62,16 @@ def test_public_release_passes_an_independent_audit_many(
 def _check_public(seed: int, n: int, weights: list[int]) -> None:
     cells = _cells(seed, n, weights)
     published, summary, _ = protect_public(cells, AUTH, "public", attackers="all")
-    withheld = summary["withheld_entities"]
+    withheld = withheld_in_manifest(summary)
     res = audit(published, cells, AUTH, attacker="all", withheld=withheld, exact=True)
     assert res.passed, res.failures.slice(0, 3).to_pylist()
     # what the public sees: no withheld entity, no count from 1 to 4, zeros shown as 0
-    gone = {w["entity"] for w in withheld}
+    gone = {w["entity"] for w in summary["withheld_entities"]}
     assert not gone & set(pc.unique(published["entity"]).to_pylist())
+    # a withheld policy domain's own cells are absent (its published entities stay)
+    domains = published.filter(pc.equal(published["scope"], "policy_domain"))
+    withheld_domains = {w["policy_domain"] for w in summary["withheld_domains"]}
+    assert not withheld_domains & set(pc.unique(domains["policy_domain"]).to_pylist())
     counts = published["count"].to_numpy(zero_copy_only=False)
     shown = published["count"].drop_null().to_numpy()
     assert not ((shown >= 1) & (shown <= 4)).any()
@@ -107,7 +112,7 @@ def test_under_protected_release_fails_the_audit() -> None:
     naive = pa.Table.from_pylist(rows, schema=published.schema)
     again, _, _ = protect_public(cells, AUTH, "public", attackers="public")
     assert again.equals(published)  # deterministic
-    withheld = summary["withheld_entities"]
+    withheld = withheld_in_manifest(summary)
     assert audit(published, cells, AUTH, withheld=withheld).passed
     assert not audit(naive, cells, AUTH, withheld=withheld).passed
 
@@ -159,7 +164,7 @@ def test_block_release_passes_the_global_exact_audit(seed: int) -> None:
     assert result is not None
     assert result.passed
     assert result.summary["method"] == "blocks"
-    withheld = summary["withheld_entities"]
+    withheld = withheld_in_manifest(summary)
     res = audit(published, cells, AUTH, attacker="all", withheld=withheld, exact=True)
     assert res.summary["method"] == "global"
     assert res.passed, res.failures.slice(0, 3).to_pylist()
@@ -182,7 +187,7 @@ def test_block_audit_never_passes_what_the_global_audit_fails(seed: int, undo: f
             t = truth[tuple(r[c] for c in published.column_names[:12])]
             r["count"], r["shown"], r["status"] = t["count"], str(t["count"]), "published"
     weak = pa.Table.from_pylist(rows, schema=published.schema)
-    withheld = summary["withheld_entities"]
+    withheld = withheld_in_manifest(summary)
     glob = audit(weak, cells, AUTH, attacker="all", withheld=withheld, exact=True)
     blk = audit(weak, cells, AUTH, attacker="all", withheld=withheld, method="blocks")
     assert blk.passed == glob.passed

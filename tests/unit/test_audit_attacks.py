@@ -66,6 +66,49 @@ def test_withheld_entity_recovered_from_domain_total() -> None:
     assert pinned[0]["lower"] == pinned[0]["upper"] == 7.0
 
 
+def test_withheld_domain_recovered_from_the_administration() -> None:
+    # D2 withheld as a whole: the administration minus the published domain D1 gives it back,
+    # and its entities' copies take the administration's combinations (E3 holds no `outside`)
+    people = (
+        _people(60, "E1", "D1", "inside")
+        + _people(9, "E2", "D2", "inside")
+        + _people(2, "E2", "D2", "outside")
+        + _people(8, "E3", "D2", "inside")
+    )
+    cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    gone = pa.compute.equal(cells["policy_domain"], "D2")
+    published = cells.filter(pa.compute.invert(pa.compute.fill_null(gone, False)))
+    withheld = [
+        {"year": 2023, "policy_domain": "D2"},
+        {"year": 2023, "policy_domain": "D2", "entity": "E2"},
+        {"year": 2023, "policy_domain": "D2", "entity": "E3"},
+    ]
+    res = audit(published, cells, AUTH, withheld=withheld, exact=True)
+    assert res.summary["withheld_domains"] == 1
+    assert res.summary["withheld_entities"] == 2
+    assert not res.passed
+    got = {
+        (f["scope"], f["entity"], f["origin"]): (f["lower"], f["upper"])
+        for f in res.failures.to_pylist()
+    }
+    # the domain's cells are pinned: the administration minus D1
+    assert got == {
+        ("policy_domain", None, "total"): (19.0, 19.0),
+        ("policy_domain", None, "inside"): (17.0, 17.0),
+    }
+    # the entities' share of the domain is not: E2 + E3 = 19, each from 0 to 19
+    cells_e2 = res.cells.filter(pa.compute.equal(res.cells["entity"], "E2")).to_pylist()
+    assert {(r["origin"], r["lower"], r["upper"]) for r in cells_e2} >= {
+        ("total", 0.0, 19.0),
+        ("inside", 0.0, 17.0),
+    }
+    # no copy beyond the administration's combinations: one per origin row and unit
+    rows = res.cells.filter(pa.compute.equal(res.cells["scope"], "policy_domain"))
+    assert (
+        rows.num_rows == cells.filter(pa.compute.equal(cells["scope"], "administration")).num_rows
+    )
+
+
 def test_percentage_pins_a_hidden_count() -> None:
     people = (
         _people(37, "E1", "D", "inside")
