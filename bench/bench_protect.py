@@ -55,7 +55,7 @@ def _protect(
 
     cells = _tabulated(staff, breakdowns)
     t = time.perf_counter()
-    _, summ, _ = protect_public(
+    published, summ, _ = protect_public(
         cells, load_authorization(), "public", attackers=attackers, method=method
     )
     q.put(
@@ -71,8 +71,23 @@ def _protect(
             "lp_solves": summ["audit"]["lp_solves"],
             "method": method,
             "blocks": summ["audit"].get("blocks"),
+            "published_nonzero": _published_nonzero(published),
         }
     )
+
+
+def _published_nonzero(published: Any) -> dict[str, str]:
+    """Information loss per scope: non-zero cells published / non-zero cells in the release
+    (withheld entities' cells are not in it)."""
+    import pyarrow.compute as pc
+
+    out: dict[str, str] = {}
+    for scope in ("administration", "policy_domain", "entity"):
+        t = published.filter(pc.equal(published["scope"], scope))
+        nonzero = pc.invert(pc.equal(pc.fill_null(t["count"], 1), 0))
+        shown = pc.and_(nonzero, pc.is_valid(t["count"]))
+        out[scope] = f"{pc.sum(shown).as_py() or 0} of {pc.sum(nonzero).as_py() or 0}"
+    return out
 
 
 def timed_run(

@@ -166,6 +166,7 @@ class _State:
     lb: FloatArray
     ub: FloatArray
     forbidden: BoolArray  # may never become a complementary suppression
+    admin: BoolArray  # a quantity of the administration's tables
     rules: PublicRules
 
 
@@ -275,7 +276,9 @@ def _build_state(
             )
         forbidden[lq] = True
     _set_bounds(cls, lb, ub, rules)
-    return _State(view, s, v, cls, lb, ub, forbidden, rules)
+    admin = np.zeros(s.n_q, dtype=bool)
+    admin[s.qid[np.array([a == "administration" for a in sc], dtype=bool)]] = True
+    return _State(view, s, v, cls, lb, ub, forbidden, admin, rules)
 
 
 def _set_bounds(cls: IntArray, lb: FloatArray, ub: FloatArray, rules: PublicRules) -> None:
@@ -993,6 +996,10 @@ def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]
     tq = np.array([q for q, _ in fails], dtype=np.int64)
     ls, gq = substructure(st.s, rels, tq)
     inside = in_block[ev.units.q_unit[gq]]
+    # the administration's cells are the headline figures: the block phase hides them only
+    # in the administration's own block (its own small cells); what else needs them goes on
+    # to the screening audit and the global repair, where they are candidates at full cost
+    keep = st.admin[gq] & (bu.shape[0] > 1)
     added = 0
     for up in (True, False):
         goals = [(int(np.searchsorted(gq, q)), g) for q, g in fails if (g > st.v[q]) == up]
@@ -1001,7 +1008,7 @@ def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]
         cls = st.cls[gq]
         pick = _batch_attack(
             ls, st.v[gq], cls > 0, st.lb[gq], st.ub[gq],
-            inside & ~st.forbidden[gq] & (cls == 0), inside, goals,
+            inside & ~st.forbidden[gq] & ~keep & (cls == 0), inside, goals,
             float(st.rules.hidden_lower),
         )  # fmt: skip
         if pick.size:

@@ -115,3 +115,36 @@ def test_cli_audit_prints_no_solver_banner(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "audit passed" in proc.stdout
     assert "HiGHS" not in proc.stdout + proc.stderr
+
+
+def test_cli_audits_a_release_with_a_withheld_domain(tmp_path: Path) -> None:
+    """A release whose protection withheld a policy domain (the property test's seed 9999:
+    two entities under 50 staff that expose each other) audits from its folder: the manifest's
+    `withheld_domains` tells the audit; without them the folder is refused, not misjudged."""
+    import json
+    import subprocess
+
+    import pyarrow.parquet as pq
+
+    from tests.cellmaker import make_cells, random_persons
+
+    entities = {"E1": "D1", "E2": "D1", "E3": "D1", "E4": "D2", "E5": "D2"}
+    people = random_persons(random.Random(9999), 120, entities, weights=[1, 1, 1, 1, 1])
+    cells = make_cells(people, breakdowns=("total", "sex"))
+    published, summary, _ = protect_public(cells, load_authorization(), "public")
+    assert [w["policy_domain"] for w in summary["withheld_domains"]] == ["D2"]
+    rel = tmp_path / "public"
+    rel.mkdir()
+    pq.write_table(published, rel / "cells.parquet")
+    exe = Path(sys.executable).parent / "herkomst"
+    full = {k: summary[k] for k in ("withheld_entities", "withheld_domains")}
+    partial = {"withheld_entities": summary["withheld_entities"]}
+    for protection, code, says in ((full, 0, "audit passed"), (partial, 2, "D2")):
+        manifest = {"audience": "public", "authorization": {"id": "13-71"},
+                    "protection": protection}  # fmt: skip
+        (rel / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        proc = subprocess.run(
+            [str(exe), "audit", str(rel)], capture_output=True, text=True, check=False, timeout=300
+        )
+        assert proc.returncode == code, proc.stdout + proc.stderr
+        assert says in proc.stdout + proc.stderr
