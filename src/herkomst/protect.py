@@ -547,6 +547,61 @@ class _Repair:
         return out
 
 
+class _LocalRepair:
+    """The attacking-table LP of :class:`_Repair` over one policy domain (its entities,
+    withheld copies included, and the domain) and the administration, every other quantity
+    held at the truth: a local point is a global one (the relations that leave the block
+    keep their outside members fixed). Cheaper than the whole release's LP; it finds what a
+    target's own domain can do and nothing else (an administration target, or a goal no
+    local point reaches, answers None)."""
+
+    def __init__(self, st: _State) -> None:
+        from ._cells import LEVEL_ADMINISTRATION, LEVEL_ENTITY, build_units
+
+        self.st = st
+        self.units = build_units(st.view, st.s)
+        self.admin_level, self.entity_level = LEVEL_ADMINISTRATION, LEVEL_ENTITY
+        self.blocks: dict[int, tuple[Structure, IntArray, BoolArray]] = {}
+        self.solves = 0
+
+    def _block(self, d: int) -> tuple[Structure, IntArray, BoolArray]:
+        from ._cells import substructure
+
+        if d not in self.blocks:
+            un = self.units
+            bu = np.nonzero((un.domain == d) | (np.arange(un.n_units) == d))[0]
+            a = int(un.admin[d])
+            if a >= 0:
+                bu = np.append(bu, a)
+            ls, gq = substructure(self.st.s, un.relations_of(bu))
+            self.blocks[d] = (ls, gq, np.isin(un.q_unit[gq], bu))
+        return self.blocks[d]
+
+    def domain_of(self, target: int) -> int:
+        """The policy-domain unit whose block holds ``target`` (-1: an administration cell)."""
+        un = self.units
+        u = int(un.q_unit[target])
+        if un.level[u] == self.admin_level:
+            return -1
+        return int(un.domain[u]) if un.level[u] == self.entity_level else u
+
+    def solve_many(self, d: int, goals: list[tuple[int, float]], fixed: BoolArray) -> IntArray:
+        """One batched LP (:func:`_batch_attack`) for goals of one direction in domain ``d``'s
+        block: the cells to hide so that every goal it reaches becomes possible."""
+        st = self.st
+        ls, gq, inside = self._block(d)
+        local = [(int(np.searchsorted(gq, q)), g) for q, g in goals]
+        cls, fx = st.cls[gq], fixed[gq]
+        pick = _batch_attack(
+            ls, st.v[gq], cls > 0, st.lb[gq], st.ub[gq],
+            inside & ~st.forbidden[gq] & ~fx & (cls == 0), inside & ~fx, local,
+            float(st.rules.hidden_lower),
+        )  # fmt: skip
+        self.solves += 1
+        out: IntArray = gq[pick]
+        return out
+
+
 def _failure_goals(st: _State, result: AuditResult) -> list[tuple[str, int, float]]:
     """(attacker, quantity, goal) for every failed cell and direction, in a fixed order."""
     fails = result.failures
@@ -602,6 +657,7 @@ def _repair_from_audit(
     repair: _Repair,
     fallback: list[dict[str, Any]],
     hide_all: bool = True,
+    local: _LocalRepair | None = None,
 ) -> int:
     """Audit-driven repair: an attacking-table LP per failed cell and direction; when no set
     of hidable cells can help (LP infeasible), hide every candidate of the cell's relations
@@ -609,7 +665,10 @@ def _repair_from_audit(
     whose failures include cells at their protection limit: left to the final audit)."""
     cache: dict[str, BoolArray] = {}
     added = 0
-    for att, q, goal in _failure_goals(st, result):
+    goals = _failure_goals(st, result)
+    if local is not None:
+        return _repair_locally(st, goals, local, cache)
+    for att, q, goal in goals:
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
         pick = repair.solve(q, goal, _insider_known(st, att, cache))
@@ -623,6 +682,36 @@ def _repair_from_audit(
             fallback.append(
                 {"attacker": att, "quantity": q, "goal": goal, "hidden": int(pick.size)}
             )
+        added += _hide(st, pick)
+    return added
+
+
+def _repair_locally(
+    st: _State,
+    goals: list[tuple[str, int, float]],
+    local: _LocalRepair,
+    cache: dict[str, BoolArray],
+) -> int:
+    """The screening rounds' repair: the goals batched per policy domain, direction and
+    attacker (an insider of another domain is the public there: his cells lie outside the
+    block), one LP each over the domain's block. Most screening goals are out of reach or
+    already met; the final exact audit decides, and its failures get the global LP."""
+    un = local.units
+    groups: dict[tuple[int, bool, str], list[tuple[int, float]]] = {}
+    for att, q, goal in goals:
+        d = local.domain_of(q)
+        if d < 0:
+            continue
+        who = att
+        if att.startswith("insider:"):
+            known = _insider_known(st, att, cache)
+            ent_units = np.unique(un.q_unit[known])
+            if not (np.isin(ent_units, np.nonzero(un.domain == d)[0])).any():
+                who = "public"
+        groups.setdefault((d, goal > st.v[q], who), []).append((q, goal))
+    added = 0
+    for (d, _, who), gs in sorted(groups.items()):
+        pick = local.solve_many(d, gs, _insider_known(st, who, cache))
         added += _hide(st, pick)
     return added
 
@@ -674,6 +763,7 @@ def _protect_public(
     audit_method = "blocks" if big else "global"
     result: AuditResult | None = None
     repair: _Repair | None = None
+    local: _LocalRepair | None = None
     fallback: list[dict[str, Any]] = []
     limits: dict[tuple[str, int, int], tuple[float, float, bool]] = {}
     audit_cache: dict[tuple[Any, ...], Any] = {}
@@ -708,25 +798,42 @@ def _protect_public(
         t_r = time.perf_counter()
         if repair is None:
             repair = _Repair(st)
-        n = _repair_from_audit(st, result, repair, fallback, hide_all=not big)
+        if big and local is None:
+            local = _LocalRepair(st)
+        n = _repair_from_audit(st, result, repair, fallback, hide_all=not big, local=local)
         rounds.append(
             {
                 "step": "repair",
                 "added": n,
-                "lp_solves": repair.solves,
+                "lp_solves": repair.solves + (0 if local is None else local.solves),
                 "seconds": round(time.perf_counter() - t_r, 3),
             }
         )
         if n == 0 and big:
-            # what the screening could not certify nor the repair improve (a cell at its
-            # protection limit, or one only the global LP can certify): the block audit
-            # with the global exact LPs for what it leaves is the arbiter
+            # what the screening could not certify nor the local repair improve (a cell at
+            # its protection limit, or one only the global LP can certify or repair): the
+            # block audit with the global exact LPs for what it leaves is the arbiter, and
+            # its failures (real ones) get the global attacking-table LP
             result = audit(
                 published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
                 method=audit_method, limit_cache=limits, round_cache=audit_cache,
             )  # fmt: skip
             rounds.append({"step": "audit_blocks_exact", "failed": result.summary["failed"]})
-            break
+            if result.passed:
+                break
+            t_r = time.perf_counter()
+            n = _repair_from_audit(st, result, repair, fallback, hide_all=False)
+            rounds.append(
+                {
+                    "step": "repair_global",
+                    "added": n,
+                    "lp_solves": repair.solves,
+                    "seconds": round(time.perf_counter() - t_r, 3),
+                }
+            )
+            if n == 0:
+                break
+            continue
         if n == 0:
             # nothing left to hide: the exact audit (every undecided interval solved by two
             # LPs) is the arbiter; the fast audit's outer bounds may be conservative
@@ -1026,6 +1133,7 @@ def _batch_attack(
     free: BoolArray,
     goals: list[tuple[int, float]],
     hidden_lower: float,
+    reached: list[bool] | None = None,
 ) -> IntArray:
     """One attacking-table LP for many goals at once: deviations ``d = dp - dm`` with
     ``A d = 0``; hidden quantities (where ``free``) move within their labels at no cost,
@@ -1064,8 +1172,12 @@ def _batch_attack(
     )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        if reached is not None:
+            reached += [False] * m
         return np.zeros(0, dtype=np.int64)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    if reached is not None:
+        reached += (x[2 * n :] >= np.abs(need) - 1e-6).tolist()
     moved = (x[:n] + x[n : 2 * n]) > 1e-7
     out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
     return out
