@@ -592,9 +592,11 @@ class _LocalRepair:
         ls, gq, inside = self._block(d)
         local = [(int(np.searchsorted(gq, q)), g) for q, g in goals]
         cls, fx = st.cls[gq], fixed[gq]
+        # as in the block phase, the administration's published cells stay (the headline
+        # figures): its hidden cells may move, nothing of it is newly hidden here
         pick = _batch_attack(
             ls, st.v[gq], cls > 0, st.lb[gq], st.ub[gq],
-            inside & ~st.forbidden[gq] & ~fx & (cls == 0), inside & ~fx, local,
+            inside & ~st.forbidden[gq] & ~st.admin[gq] & ~fx & (cls == 0), inside & ~fx, local,
             float(st.rules.hidden_lower),
         )  # fmt: skip
         self.solves += 1

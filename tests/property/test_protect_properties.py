@@ -222,3 +222,18 @@ def test_block_phase_keeps_the_administration_cells() -> None:
     rounds = _protect_blocks(state, 40)
     assert sum(r["added"] for r in rounds) > 0  # the phase did hide cells elsewhere
     assert not ((state.cls == _S) & state.admin).any()
+
+
+def test_block_protection_publishes_the_administration_table() -> None:
+    """The whole block protection of that population publishes every administration cell:
+    neither the block phase nor the screening rounds' local repairs hide them (before: 42
+    of its 60 cells hidden); only the global repair of real failures may, at full cost."""
+    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
+    persons = random_persons(random.Random(0), 1500, entities, weights=[3, 2, 2, 1, 1, 1, 1, 1, 1])
+    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
+    published, _, result = protect_public(cells, AUTH, "public", method="blocks")
+    assert result is not None
+    assert result.passed
+    admin = published.filter(pc.equal(published["scope"], "administration"))
+    assert admin.num_rows == 60
+    assert admin["count"].null_count == 0
