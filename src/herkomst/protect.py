@@ -548,12 +548,11 @@ class _Repair:
 
 
 class _LocalRepair:
-    """The attacking-table LP of :class:`_Repair` over one policy domain (its entities,
-    withheld copies included, and the domain) and the administration, every other quantity
-    held at the truth: a local point is a global one (the relations that leave the block
-    keep their outside members fixed). Cheaper than the whole release's LP; it finds what a
-    target's own domain can do and nothing else (an administration target, or a goal no
-    local point reaches, answers None)."""
+    """Batched attacking-table LPs (:func:`_batch_attack`) over one policy domain's block
+    (its entities, withheld copies included, the domain and the administration), every other
+    quantity held at the truth: a local point is a global one (the relations that leave the
+    block keep their outside members fixed). Much cheaper than the whole release's LP; it
+    finds what a target's own domain can do and nothing else."""
 
     def __init__(self, st: _State) -> None:
         from ._cells import LEVEL_ADMINISTRATION, LEVEL_ENTITY, build_units
@@ -699,17 +698,16 @@ def _repair_locally(
     block), one LP each over the domain's block. Most screening goals are out of reach or
     already met; the final exact audit decides, and its failures get the global LP."""
     un = local.units
+    home: dict[str, set[int]] = {}  # an insider's policy domain(s)
     groups: dict[tuple[int, bool, str], list[tuple[int, float]]] = {}
     for att, q, goal in goals:
         d = local.domain_of(q)
         if d < 0:
             continue
-        who = att
-        if att.startswith("insider:"):
-            known = _insider_known(st, att, cache)
-            ent_units = np.unique(un.q_unit[known])
-            if not (np.isin(ent_units, np.nonzero(un.domain == d)[0])).any():
-                who = "public"
+        if att not in home:
+            own = np.unique(un.q_unit[_insider_known(st, att, cache)])
+            home[att] = {int(x) for x in un.domain[own]}
+        who = att if d in home[att] else "public"
         groups.setdefault((d, goal > st.v[q], who), []).append((q, goal))
     added = 0
     for (d, _, who), gs in sorted(groups.items()):
