@@ -45,12 +45,16 @@ import pyarrow.compute as pc
 
 from ._cells import (
     KEY_COLUMNS,
+    LEVEL_ADMINISTRATION,
+    LEVEL_ENTITY,
     BoolArray,
     FloatArray,
     IntArray,
     Structure,
     build_structure,
+    build_units,
     conform,
+    substructure,
 )
 from ._highs import colwise_model
 from .audit import (
@@ -555,17 +559,12 @@ class _LocalRepair:
     finds what a target's own domain can do and nothing else."""
 
     def __init__(self, st: _State) -> None:
-        from ._cells import LEVEL_ADMINISTRATION, LEVEL_ENTITY, build_units
-
         self.st = st
         self.units = build_units(st.view, st.s)
-        self.admin_level, self.entity_level = LEVEL_ADMINISTRATION, LEVEL_ENTITY
         self.blocks: dict[int, tuple[Structure, IntArray, BoolArray]] = {}
         self.solves = 0
 
     def _block(self, d: int) -> tuple[Structure, IntArray, BoolArray]:
-        from ._cells import substructure
-
         if d not in self.blocks:
             un = self.units
             bu = np.nonzero((un.domain == d) | (np.arange(un.n_units) == d))[0]
@@ -580,9 +579,9 @@ class _LocalRepair:
         """The policy-domain unit whose block holds ``target`` (-1: an administration cell)."""
         un = self.units
         u = int(un.q_unit[target])
-        if un.level[u] == self.admin_level:
+        if un.level[u] == LEVEL_ADMINISTRATION:
             return -1
-        return int(un.domain[u]) if un.level[u] == self.entity_level else u
+        return int(un.domain[u]) if un.level[u] == LEVEL_ENTITY else u
 
     def solve_many(self, d: int, goals: list[tuple[int, float]], fixed: BoolArray) -> IntArray:
         """One batched LP (:func:`_batch_attack`) for goals of one direction in domain ``d``'s
@@ -1094,8 +1093,6 @@ def _block_goals(
 def _repair_in_block(st: _State, ev: Any, b: int, fails: list[tuple[int, float]]) -> int:
     """Batched attacking-table LPs inside block ``b`` (everything outside fixed): one LP for
     the goals above the true values and one for those below (see :func:`_batch_attack`)."""
-    from ._cells import substructure
-
     bu = np.array(ev.plan.blocks[b].units, dtype=np.int64)
     in_block = np.zeros(ev.units.n_units, dtype=bool)
     in_block[bu] = True
@@ -1133,7 +1130,6 @@ def _batch_attack(
     free: BoolArray,
     goals: list[tuple[int, float]],
     hidden_lower: float,
-    reached: list[bool] | None = None,
 ) -> IntArray:
     """One attacking-table LP for many goals at once: deviations ``d = dp - dm`` with
     ``A d = 0``; hidden quantities (where ``free``) move within their labels at no cost,
@@ -1172,12 +1168,8 @@ def _batch_attack(
     )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        if reached is not None:
-            reached += [False] * m
         return np.zeros(0, dtype=np.int64)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    if reached is not None:
-        reached += (x[2 * n :] >= np.abs(need) - 1e-6).tolist()
     moved = (x[:n] + x[n : 2 * n]) > 1e-7
     out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
     return out
@@ -1190,7 +1182,6 @@ BLOCK_ROUNDS_MIN_ADDED = 50
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
     """Complementary suppression block by block until every target passes in its home
     blocks (public attacker over F_U; see :mod:`herkomst.audit`)."""
-    from ._cells import build_units
     from .audit import _block_evaluate, _Stats, _uncovered_targets
 
     units = build_units(st.view, st.s)
