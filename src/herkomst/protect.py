@@ -506,7 +506,10 @@ class _Repair:
         )  # fmt: skip
         self.h = h
         self.solves = 0
+        self.reused = 0
         self.idx = np.arange(2 * n, dtype=np.int32)
+        # every quantity the last optimal point moved (the candidates among them get hidden)
+        self.moved: IntArray = np.zeros(0, dtype=np.int64)
 
     def reach(self, target: int, goal: float, fixed: BoolArray) -> bool:
         """Whether ``target = goal`` is possible with every candidate hidden."""
@@ -547,6 +550,7 @@ class _Repair:
             return None
         x = np.asarray(h.getSolution().col_value, dtype=np.float64)
         moved = (x[:n] + x[n:]) > 1e-7
+        self.moved = np.nonzero(moved)[0].astype(np.int64)
         out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
         return out
 
@@ -662,16 +666,29 @@ def _repair_from_audit(
     """Audit-driven repair: an attacking-table LP per failed cell and direction; when no set
     of hidable cells can help (LP infeasible), hide every candidate of the cell's relations
     (the fallback, reported) unless ``hide_all`` is false (the screening rounds of the blocks,
-    whose failures include cells at their protection limit: left to the final audit)."""
+    whose failures include cells at their protection limit: left to the final audit).
+
+    A point found for one attacker's goal is reused for another attacker with the same goal
+    when it moves none of the latter's own cells: once its candidates are hidden, every
+    quantity it moves is hidden and within its label, so that official cannot exclude it
+    either (the LP is skipped; the cells hidden are those the per-goal LPs would hide when
+    they find the same point)."""
     cache: dict[str, BoolArray] = {}
     added = 0
     goals = _failure_goals(st, result)
     if local is not None:
         return _repair_locally(st, goals, local, cache)
+    points: dict[tuple[int, float], list[IntArray]] = {}
     for att, q, goal in goals:
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
-        pick = repair.solve(q, goal, _insider_known(st, att, cache))
+        known = _insider_known(st, att, cache)
+        if any(not known[m].any() for m in points.get((q, goal), ())):
+            repair.reused += 1
+            continue
+        pick = repair.solve(q, goal, known)
+        if pick is not None:
+            points.setdefault((q, goal), []).append(repair.moved)
         if pick is None and not hide_all:
             continue
         if pick is None:
@@ -827,6 +844,7 @@ def _protect_public(
                     "step": "repair_global",
                     "added": n,
                     "lp_solves": repair.solves,
+                    "points_reused": repair.reused,
                     "seconds": round(time.perf_counter() - t_r, 3),
                 }
             )
