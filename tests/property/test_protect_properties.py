@@ -252,9 +252,11 @@ def test_global_repair_reuses_points_and_passes_the_exact_audit() -> None:
     persons = random_persons(random.Random(2), 1500, entities, weights=[3, 2, 2, 1, 1, 1, 1, 1, 1])
     cells = make_cells(persons, breakdowns=("total", "sex", "level"))
     published, summary, result = protect_public(cells, AUTH, "public", method="blocks")
-    assert result is not None and result.passed
+    assert result is not None
+    assert result.passed
     repairs = [r for r in summary["rounds"] if r["step"] == "repair_global"]
-    assert repairs and sum(r["points_reused"] for r in repairs) > 0
+    assert repairs
+    assert sum(r["points_reused"] for r in repairs) > 0
     withheld = withheld_in_manifest(summary)
     res = audit(published, cells, AUTH, attacker="all", withheld=withheld, exact=True)
     assert res.passed, res.failures.slice(0, 3).to_pylist()
