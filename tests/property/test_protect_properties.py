@@ -205,15 +205,23 @@ def test_block_audit_never_passes_what_the_global_audit_fails(seed: int, undo: f
             assert (key, "insider:*") not in settled  # every insider but the cell's own
 
 
+def _nine_entities(seed: int) -> pa.Table:
+    """Cells of 1,500 persons in nine entities of three policy domains, `total`, `sex` and
+    `level`."""
+    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
+    persons = random_persons(
+        random.Random(seed), 1500, entities, weights=[3, 2, 2, 1, 1, 1, 1, 1, 1]
+    )  # fmt: skip
+    return make_cells(persons, breakdowns=("total", "sex", "level"))
+
+
 def test_block_phase_keeps_the_administration_cells() -> None:
     """The block phase hides none of the administration's cells when the administration has
     no small cell of its own (before: the blocks {entity, domain, administration} hid 44 of
     its 55 quantities in this population, the headline figures of the release)."""
     from herkomst.protect import _S, KEY_COLUMNS, _build_state, _protect_blocks, _withheld
 
-    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
-    persons = random_persons(random.Random(0), 1500, entities, weights=[3, 2, 2, 1, 1, 1, 1, 1, 1])
-    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
+    cells = _nine_entities(0)
     cells = cells.sort_by([(c, "ascending") for c in KEY_COLUMNS])
     rules = AUTH.public
     state = _build_state(cells, rules, _withheld(cells, rules), None)
@@ -232,9 +240,7 @@ def test_block_protection_publishes_the_administration_table() -> None:
     """The whole block protection of that population publishes every administration cell:
     neither the block phase nor the screening rounds' local repairs hide them (before: 42
     of its 60 cells hidden); only the global repair of real failures may, at full cost."""
-    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
-    persons = random_persons(random.Random(0), 1500, entities, weights=[3, 2, 2, 1, 1, 1, 1, 1, 1])
-    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
+    cells = _nine_entities(0)
     published, _, result = protect_public(cells, AUTH, "public", method="blocks")
     assert result is not None
     assert result.passed
@@ -248,9 +254,7 @@ def test_global_repair_reuses_points_and_passes_the_exact_audit() -> None:
     another official with the same goal when it moves none of the latter's cells (the LP is
     skipped): here most of its goals. The release still passes the global exact audit for
     the public and every official, computed apart from the repair."""
-    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
-    persons = random_persons(random.Random(2), 1500, entities, weights=[3, 2, 2, 1, 1, 1, 1, 1, 1])
-    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
+    cells = _nine_entities(2)
     published, summary, result = protect_public(cells, AUTH, "public", method="blocks")
     assert result is not None
     assert result.passed
