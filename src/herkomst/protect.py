@@ -822,6 +822,7 @@ def _protect_public(
                 "step": "repair",
                 "added": n,
                 "lp_solves": repair.solves + (0 if local is None else local.solves),
+                "points_reused": repair.reused,
                 "seconds": round(time.perf_counter() - t_r, 3),
             }
         )

@@ -252,8 +252,8 @@ def test_block_protection_publishes_the_administration_table() -> None:
 def test_global_repair_reuses_points_and_passes_the_exact_audit() -> None:
     """The block rounds' global repair reuses a point found for one official's goal for
     another official with the same goal when it moves none of the latter's cells (the LP is
-    skipped): here most of its goals. The release still passes the global exact audit for
-    the public and every official, computed apart from the repair."""
+    skipped). The release still passes the global exact audit for the public and every
+    official, computed apart from the repair."""
     cells = _nine_entities(2)
     published, summary, result = protect_public(cells, AUTH, "public", method="blocks")
     assert result is not None
