@@ -21,6 +21,7 @@ of half a million cells is a few numpy sorts.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,14 @@ class Structure:
     @property
     def n_rel(self) -> int:
         return int(self.rel_total.shape[0])
+
+    def fingerprint(self) -> str:
+        """A digest of the rows' keys and quantities and of the relations: two structures
+        with the same fingerprint number their quantities the same way."""
+        h = hashlib.sha256()
+        for a in (self.rcode, self.qid, self.rel_total, self.rel_ptr, self.rel_terms):
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        return h.hexdigest()
 
     def members(self) -> tuple[IntArray, IntArray, FloatArray]:
         """All (relation, quantity, coefficient) triples; totals +1, terms -1."""

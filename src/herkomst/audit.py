@@ -1555,7 +1555,7 @@ class _WitnessLP:
         self.dn = np.where(hidden, np.maximum(truth - base.lb, 0.0), 0.0)
         self.up = np.minimum(self.up, highspy.kHighsInf)
         self.hidden = hidden
-        self.lb = base.lb
+        self.lb, self.ub = base.lb, base.ub
         ent = units.level[units.q_unit] == LEVEL_ENTITY
         self.w = np.where(hidden, np.where(ent, 1.0, 0.25), 0.0)
         self._global: _WitnessModel | None = None
@@ -1563,6 +1563,52 @@ class _WitnessLP:
         self.public: dict[tuple[int, float, bool], IntArray | None] = {}
         self.second_tried: set[tuple[int, float]] = set()
         self.of_unit: dict[int, IntArray] = {}
+        self.offered_ok = 0
+        self._take_offered(s)
+
+    def _take_offered(self, s: Structure) -> None:
+        """Points offered by the caller (the suppression's repair LPs, under
+        ``("points", fingerprint)`` in the memo: ``(q, goal) -> [(quantities, deviations)]``)
+        become witnesses once this audit has checked them itself: every quantity they move
+        hidden, within what the attacker knows of it, every relation kept, the target at the
+        goal. Checked once; a point stays a witness while the suppression only hides more."""
+        offered: dict[tuple[int, float], list[tuple[IntArray, FloatArray]]] | None = (
+            self.memo.get(("points", s.fingerprint()))
+        )  # fmt: skip
+        if not offered:
+            return
+        seen: set[tuple[int, float, int]] = self.memo.setdefault(("points_seen", self.n), set())
+        mat: tuple[IntArray, IntArray, FloatArray] | None = None
+        for (q, goal), pts in offered.items():
+            for j, (idx, dev) in enumerate(pts):
+                if (q, goal, j) in seen:
+                    continue
+                seen.add((q, goal, j))
+                if mat is None:
+                    mat = s.matrix()
+                if self._is_point(mat, q, goal, idx, dev):
+                    self._keep(q, goal, self._touched(idx))
+                    self.offered_ok += 1
+
+    def _is_point(
+        self, mat: tuple[IntArray, IntArray, FloatArray], q: int, goal: float,
+        idx: IntArray, dev: FloatArray,
+    ) -> bool:  # fmt: skip
+        """Whether truth + ``dev`` on ``idx`` is a table this audit's attacker (the public)
+        cannot exclude, with ``q`` at ``goal``."""
+        if idx.size == 0 or idx.max() >= self.n or not self.hidden[idx].all():
+            return False
+        at = np.nonzero(idx == q)[0]
+        if at.size != 1 or abs(float(self.truth[q] + dev[at[0]]) - goal) > 1e-6:
+            return False
+        y = self.truth[idx] + dev
+        if (y < self.lb[idx] - 1e-6).any() or (y > self.ub[idx] + 1e-6).any():
+            return False
+        d = np.zeros(self.n)
+        d[idx] = dev
+        r, c, v = mat
+        res = np.bincount(r, weights=v * d[c], minlength=self.s.n_rel)
+        return bool(np.abs(res).max() <= 1e-6)
 
     @property
     def solves(self) -> int:
@@ -1660,7 +1706,7 @@ class _WitnessLP:
         for goal in dict.fromkeys(goals):
             key = (q, goal)
             # every witness found for this goal, as the set of units it moves
-            found: list[frozenset[int]] | None = self.memo.get(("witnesses", self.n, q, goal))
+            found: list[frozenset[int]] | None = self._witnesses(q, goal)
             if found is None:
                 whole = insider_unit < 0
                 if (q, goal, whole) not in self.public:
@@ -1671,7 +1717,7 @@ class _WitnessLP:
                 if moved is None:
                     return False
                 found = [self._touched(moved)]
-                self.memo[("witnesses", self.n, q, goal)] = found
+                self._keep(q, goal, found[0])
             if insider_unit < 0 or any(insider_unit not in t for t in found):
                 continue  # a witness that leaves the insider's cells alone serves him too
             # A second witness with every entity the first one moves held at the truth
@@ -1685,14 +1731,31 @@ class _WitnessLP:
                 ]  # fmt: skip
                 moved2 = self._solve(q, goal, self._cells_of(ents, q), whole=False)
                 if moved2 is not None:
-                    found.append(self._touched(moved2))
-                    if insider_unit not in found[-1]:
+                    self._keep(q, goal, self._touched(moved2))
+                    if insider_unit not in self._touched(moved2):
                         continue
             moved3 = self._solve(q, goal, self._cells_of([insider_unit], q), whole=False)
             if moved3 is None:
                 return False
-            found.append(self._touched(moved3))
+            self._keep(q, goal, self._touched(moved3))
         return True
+
+    def _keep(self, q: int, goal: float, units: frozenset[int]) -> None:
+        self.memo.setdefault(("witnesses", self.n, q, goal), []).append(units)
+        self.memo.setdefault(("witness_goals", self.n, q), set()).add(goal)
+
+    def _witnesses(self, q: int, goal: float) -> list[frozenset[int]] | None:
+        """The units moved by every witness reaching ``goal`` or beyond it (from the truth):
+        the attacker's feasible set is convex and holds the truth, so the point between the
+        truth and such a witness that puts ``q`` at ``goal`` is feasible and moves no other
+        unit."""
+        v = float(self.truth[q])
+        sign = 1.0 if goal > v else -1.0
+        out: list[frozenset[int]] = []
+        for g in sorted(self.memo.get(("witness_goals", self.n, q), ())):
+            if sign * (g - goal) >= -EPS:
+                out += self.memo[("witnesses", self.n, q, g)]
+        return out or None
 
     def _touched(self, moved: IntArray) -> frozenset[int]:
         return frozenset(np.unique(self.units.q_unit[moved]).tolist())
@@ -1727,9 +1790,17 @@ def _audit_blocks(
     attackers: list[str],
     stats: _Stats,
     round_cache: dict[tuple[Any, ...], Any] | None = None,
-) -> tuple[list[pa.Table], dict[str, dict[str, Any]], dict[str, BoolArray], dict[str, Any]]:
+) -> tuple[
+    list[pa.Table],
+    dict[str, dict[str, Any]],
+    dict[str, BoolArray],
+    dict[str, Any],
+    dict[str, tuple[FloatArray, FloatArray]],
+]:
     """The block audit: every target certified for the public and every insider by blocks;
-    what the blocks cannot certify is returned (``restrict``) for the global audit."""
+    what the blocks cannot certify is returned (``restrict``) for the global audit, with the
+    ends of its requirement per attacker (``ends``: the labels narrowed by sound outer bounds
+    of the protection limit, and of the insider's)."""
     t0 = time.perf_counter()
     units = build_units(view, s)
     truth = np.where(base.known, base.value, np.nan_to_num(truth_q, nan=0.0))
@@ -1765,6 +1836,8 @@ def _audit_blocks(
     best_hi = np.full(nt, np.nan)
     esc_pub = np.zeros(nt, dtype=bool)
     esc_ins: dict[str, list[int]] = {}
+    # an escalated insider pair's requirement ends (narrowed by the insider's limit)
+    ends_ins: dict[tuple[str, int], tuple[float, float]] = {}
     n_limit = 0
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
     # every target certified by its home blocks for the public and every insider
@@ -1814,6 +1887,7 @@ def _audit_blocks(
                         break
             if not ok_f:
                 left.append(name)
+                ends_ins[(name, i)] = (rl, rh)
         ins_ok[i] = not left
         for name in left:
             esc_ins.setdefault(name, []).append(i)
@@ -1873,12 +1947,18 @@ def _audit_blocks(
         )  # fmt: skip
         summaries[att] = _attacker_summary(kinds_l, lo_r, hi_r, outcomes, passed, view, rows)
     restrict: dict[str, BoolArray] = {}
+    ends: dict[str, tuple[FloatArray, FloatArray]] = {}
     if want_public:
         restrict["public"] = esc_pub[ti_rows]
+        ends["public"] = (r_lo[ti_rows], r_hi[ti_rows])
     for name, idx in sorted(esc_ins.items()):
         m = np.zeros(nt, dtype=bool)
         m[np.array(idx, dtype=np.int64)] = True
         restrict[f"insider:{name}"] = m[ti_rows]
+        e_lo, e_hi = r_lo.copy(), r_hi.copy()
+        for i in idx:
+            e_lo[i], e_hi[i] = ends_ins[(name, i)]
+        ends[f"insider:{name}"] = (e_lo[ti_rows], e_hi[ti_rows])
     info = {
         "blocks": nb,
         "largest_block_unknowns": largest,
@@ -1887,9 +1967,10 @@ def _audit_blocks(
         "insider_limit_settled": n_limit,
         "witnessed": n_wit,
         "witness_lps": 0 if wit is None else wit.solves,
+        "points_taken": 0 if wit is None else wit.offered_ok,
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
-    return parts, summaries, restrict, info
+    return parts, summaries, restrict, info, ends
 
 
 def _block_intervals(
@@ -1973,11 +2054,15 @@ def audit(
     calls on releases of the same cells (the limit does not depend on which published counts
     are hidden: it hides them all); the suppression's repair rounds pass one.
     ``screen=True`` (block audit only, for the suppression's rounds): what neither a block
-    nor a sparse witness certifies is reported failed at its true value (goals for the repair)
-    instead of being settled by the global exact LPs. ``round_cache`` (block audit) keeps
-    the sparse witnesses found and the blocks' intervals between calls on releases that only
-    hide more (the suppression's rounds): a feasible point stays feasible when more cells are
-    hidden, and a block whose units hide nothing new keeps its intervals.
+    nor a sparse witness certifies is reported failed at its true value (goals for the repair;
+    ``label_cap``/``label_floor`` then hold the requirement's ends the blocks worked to, the
+    labels narrowed by outer bounds of the protection limit) instead of being settled by the
+    global exact LPs. ``round_cache`` (block audit) keeps the sparse witnesses found and the
+    blocks' intervals between calls on releases that only hide more (the suppression's
+    rounds): a feasible point stays feasible when more cells are hidden, and a block whose
+    units hide nothing new keeps its intervals. Points the caller puts there (``("points",
+    structure fingerprint)``: the suppression's repair LPs) are checked and used as
+    witnesses.
     """
     t0 = time.perf_counter()
     rules = authorization.public
@@ -2032,7 +2117,7 @@ def audit(
         b_cap, b_floor = narrow_to_limit(
             cap, floor, *limit_outer_bounds(s, base, relaxable, rules)
         )  # fmt: skip
-        bparts, bsumm, restrict, block_info = _audit_blocks(
+        bparts, bsumm, restrict, block_info, ends = _audit_blocks(
             view, s, base, truth_q, rules, rows, kind_code, b_cap, b_floor, relaxable,
             attackers, stats, round_cache,
         )  # fmt: skip
@@ -2047,7 +2132,9 @@ def audit(
                     continue
                 trows = rows[sel]
                 kinds_s = [target_kind[j] for j in np.nonzero(sel)[0]]
-                tv = truth_q[s.qid[trows]]
+                # a withheld entity's copy holds every combination of its domain: those its
+                # true table lacks are 0
+                tv = np.nan_to_num(truth_q[s.qid[trows]], nan=0.0)
                 outs = [
                     Outcome.NO_REQUIREMENT
                     if kd is Target.SUPPRESSED and not rules.zeros_sensitive
@@ -2056,9 +2143,13 @@ def audit(
                 ]  # fmt: skip
                 ok = np.array([o is not Outcome.FAIL for o in outs], dtype=bool)
                 zeros = np.zeros(trows.shape[0], dtype=bool)
+                # the requirement's ends the blocks and witnesses worked to (the labels
+                # narrowed by outer bounds of the protection limit): the repair's goals
+                e_lo, e_hi = ends[att]
                 parts.append(
-                    _result_table(view, trows, att, kinds_s, tv, tv, zeros, cap[s.qid[trows]],
-                                  outs, ok, floor[s.qid[trows]])
+                    _result_table(view, trows, att, kinds_s, tv, tv, zeros,
+                                  np.minimum(cap[s.qid[trows]], e_hi[sel]), outs, ok,
+                                  np.maximum(floor[s.qid[trows]], e_lo[sel]))
                 )  # fmt: skip
                 summaries[att] = _attacker_summary(kinds_s, tv, tv, outs, ok, view, trows)
             attackers = []

@@ -509,7 +509,15 @@ class _Repair:
         self.reused = 0
         self.idx = np.arange(2 * n, dtype=np.int32)
         # every quantity the last optimal point moved (the candidates among them get hidden)
+        # and by how much
         self.moved: IntArray = np.zeros(0, dtype=np.int64)
+        self.delta: FloatArray = np.zeros(0)
+        # every point found, per (target, goal): kept across rounds (hiding more keeps a
+        # point a point), reused for other attackers and offered to the audit as witnesses
+        self.points: dict[tuple[int, float], list[tuple[IntArray, FloatArray]]] = {}
+        # (attacker, target, goal) no hiding can reach: stays so (the LP already lets every
+        # candidate move)
+        self.unreachable: set[tuple[str, int, float]] = set()
 
     def reach(self, target: int, goal: float, fixed: BoolArray) -> bool:
         """Whether ``target = goal`` is possible with every candidate hidden."""
@@ -551,6 +559,7 @@ class _Repair:
         x = np.asarray(h.getSolution().col_value, dtype=np.float64)
         moved = (x[:n] + x[n:]) > 1e-7
         self.moved = np.nonzero(moved)[0].astype(np.int64)
+        self.delta = (x[:n] - x[n:])[self.moved]
         out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
         return out
 
@@ -678,17 +687,21 @@ def _repair_from_audit(
     goals = _failure_goals(st, result)
     if local is not None:
         return _repair_locally(st, goals, local, cache)
-    points: dict[tuple[int, float], list[IntArray]] = {}
+    points = repair.points
     for att, q, goal in goals:
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
+        if (att, q, goal) in repair.unreachable:
+            continue
         known = _insider_known(st, att, cache)
-        if any(not known[m].any() for m in points.get((q, goal), ())):
+        if any(not known[m].any() for m, _ in points.get((q, goal), ())):
             repair.reused += 1
             continue
         pick = repair.solve(q, goal, known)
         if pick is not None:
-            points.setdefault((q, goal), []).append(repair.moved)
+            points.setdefault((q, goal), []).append((repair.moved, repair.delta))
+        else:
+            repair.unreachable.add((att, q, goal))
         if pick is None and not hide_all:
             continue
         if pick is None:
@@ -784,6 +797,9 @@ def _protect_public(
     limits: dict[tuple[str, int, int], tuple[float, float, bool]] = {}
     audit_cache: dict[tuple[Any, ...], Any] = {}
     for _ in range(max_rounds):
+        if repair is not None and big:
+            # the repair's points, offered to the audit as witnesses (it checks them)
+            audit_cache[("points", st.s.fingerprint())] = repair.points
         published = _published_table(st)
         t_a = time.perf_counter()
         result = audit(
@@ -797,6 +813,9 @@ def _protect_public(
                 "seconds": round(time.perf_counter() - t_a, 3),
             }
         )
+        if big:
+            # the repair's points the audit checked and used as witnesses
+            rounds[-1]["points_taken"] = int(result.summary["blocks"].get("points_taken", 0))
         if result.passed and big:
             # blocks and sparse witnesses certified every target (inner bounds, feasible
             # points): a pass is a pass
@@ -827,10 +846,31 @@ def _protect_public(
             }
         )
         if n == 0 and big:
-            # what the screening could not certify nor the local repair improve (a cell at
-            # its protection limit, or one only the global LP can certify or repair): the
-            # block audit with the global exact LPs for what it leaves is the arbiter, and
-            # its failures (real ones) get the global attacking-table LP
+            # what the screening could not certify nor the local repair improve goes to the
+            # global attacking-table LP first: a goal already within reach costs nothing
+            # (its point hides no cell) and, like every point it finds, becomes a witness for
+            # the next screening (the audit checks it) for every attacker whose cells it
+            # leaves alone
+            t_r = time.perf_counter()
+            found = sum(len(p) for p in repair.points.values())
+            n = _repair_from_audit(st, result, repair, fallback, hide_all=False)
+            new = sum(len(p) for p in repair.points.values()) - found
+            rounds.append(
+                {
+                    "step": "repair_screened",
+                    "added": n,
+                    "points_new": new,
+                    "lp_solves": repair.solves,
+                    "points_reused": repair.reused,
+                    "seconds": round(time.perf_counter() - t_r, 3),
+                }
+            )
+            if n > 0 or new > 0:
+                continue
+            # nothing new: the goals left are out of reach (a cell at its protection limit)
+            # or met only as the exact LPs show; the block audit with the global exact LPs
+            # for what it leaves is the arbiter, and its failures (real ones) get the global
+            # attacking-table LP
             result = audit(
                 published, table, auth, attacker=attackers, ledger=ledger, withheld=withheld,
                 method=audit_method, limit_cache=limits, round_cache=audit_cache,

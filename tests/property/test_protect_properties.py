@@ -252,15 +252,79 @@ def test_block_protection_publishes_the_administration_table() -> None:
 def test_global_repair_reuses_points_and_passes_the_exact_audit() -> None:
     """The block rounds' global repair reuses a point found for one official's goal for
     another official with the same goal when it moves none of the latter's cells (the LP is
-    skipped). The release still passes the global exact audit for the public and every
-    official, computed apart from the repair."""
+    skipped), and its points serve the next screening as witnesses (the audit checks them).
+    The release still passes the global exact audit for the public and every official,
+    computed apart from the repair."""
     cells = _nine_entities(2)
     published, summary, result = protect_public(cells, AUTH, "public", method="blocks")
     assert result is not None
     assert result.passed
-    repairs = [r for r in summary["rounds"] if r["step"] == "repair_global"]
+    steps = ("repair_screened", "repair_global")
+    repairs = [r for r in summary["rounds"] if r["step"] in steps]
     assert repairs
     assert sum(r["points_reused"] for r in repairs) > 0
     withheld = withheld_in_manifest(summary)
     res = audit(published, cells, AUTH, attacker="all", withheld=withheld, exact=True)
     assert res.passed, res.failures.slice(0, 3).to_pylist()
+    taken = sum(r.get("points_taken", 0) for r in summary["rounds"] if r["step"] == "audit")
+    assert taken > 0  # the screening used the repair's points as witnesses
+
+
+def test_audit_checks_the_points_it_is_offered() -> None:
+    """A point of the repair LP is a witness for the audit only once the audit has checked
+    it: the point is taken once the cells it moves are hidden; the same point before (it
+    moves published cells), with one deviation changed (a relation broken), for another
+    goal, or for a structure numbered differently is refused."""
+    from herkomst._cells import build_structure, build_units
+    from herkomst.audit import _knowledge, _truth_by_quantity, _WitnessLP, attacker_view
+    from herkomst.protect import (
+        _P,
+        KEY_COLUMNS,
+        _build_state,
+        _hide,
+        _protect_blocks,
+        _published_table,
+        _Repair,
+        _withheld,
+    )
+
+    cells = _nine_entities(0).sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    rules = AUTH.public
+    withheld = _withheld(cells, rules)
+    state = _build_state(cells, rules, withheld, None)
+    _protect_blocks(state, 40)
+    repair = _Repair(state)
+    none = np.zeros(state.s.n_q, dtype=bool)
+
+    def offered(points: dict[tuple[int, float], list[tuple[object, object]]], fp: str) -> int:
+        view = attacker_view(_published_table(state), withheld)
+        s = build_structure(view)
+        base = _knowledge(view, s, rules)
+        truth = np.where(base.known, base.value, np.nan_to_num(_truth_by_quantity(cells, s)))
+        memo = {("points", fp or s.fingerprint()): points}
+        return _WitnessLP(s, base, truth, build_units(view, s), memo).offered_ok
+
+    point = None
+    for q in np.nonzero(state.cls == _P)[0].tolist():
+        goal = 4.0 if state.v[q] < 4 else 1.0
+        pick = repair.solve(q, goal, none)
+        if pick is not None and pick.size > 0:
+            point = (q, goal, repair.moved.copy(), repair.delta.copy(), pick)
+            break
+    assert point is not None
+    q, goal, idx, dev, pick = point
+    before = offered({(q, goal): [(idx, dev)]}, "")
+    _hide(state, pick)
+    broken = dev.copy()
+    broken[np.nonzero(idx != q)[0][0]] += 1.0
+    other = 2.0 if goal != 2.0 else 3.0
+    taken = {
+        "before hiding": before,
+        "real": offered({(q, goal): [(idx, dev)]}, ""),
+        "broken": offered({(q, goal): [(idx, broken)]}, ""),
+        "other goal": offered({(q, other): [(idx, dev)]}, ""),
+        "other numbering": offered({(q, goal): [(idx, dev)]}, "0" * 64),
+    }
+    assert taken == {
+        "before hiding": 0, "real": 1, "broken": 0, "other goal": 0, "other numbering": 0
+    }  # fmt: skip
