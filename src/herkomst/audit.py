@@ -1301,6 +1301,26 @@ def _block_pass(
     return out
 
 
+def _block_pass_one(
+    kind: int, lo: float, hi: float, r_lo: float, r_hi: float, cap: float, floor: float,
+    rules: PublicRules,
+) -> bool:  # fmt: skip
+    """:func:`_block_pass` for one target (the insiders' loop calls it hundreds of thousands
+    of times; ``tests/unit/test_limit_bounds.py`` checks the two agree)."""
+    req = rules.requirement
+    full = lo <= r_lo + EPS and hi >= r_hi - EPS
+    if kind == 0:
+        return (full or r_lo >= r_hi) if req.small_full_range else True
+    not_pinned = lo < hi - EPS
+    if kind == 1:
+        if cap <= 0:
+            return True
+        if req.withheld_small_full_range:
+            return not_pinned and (full or floor >= rules.small_count_max + 1)
+        return not_pinned if req.withheld_not_pinned else True
+    return (not_pinned or cap <= 0) if rules.zeros_sensitive else True
+
+
 @dataclass
 class _BlockEval:
     """Targets (one per quantity), their home blocks and the block intervals."""
@@ -1878,11 +1898,10 @@ def _audit_blocks(
                 for b in hb:
                     if f in plan.blocks[b].entities or (i, b) not in res_lo:
                         continue
-                    okb = _block_pass(
-                        kind[i : i + 1], np.array([res_lo[(i, b)]]), np.array([res_hi[(i, b)]]),
-                        np.array([rl]), np.array([rh]), tcap[i : i + 1], tfloor[i : i + 1], rules,
-                    )  # fmt: skip
-                    if okb[0]:
+                    if _block_pass_one(
+                        int(kind[i]), res_lo[(i, b)], res_hi[(i, b)], rl, rh, float(tcap[i]),
+                        float(tfloor[i]), rules,
+                    ):  # fmt: skip
                         ok_f = True
                         break
             if not ok_f:

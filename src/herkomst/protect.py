@@ -518,6 +518,47 @@ class _Repair:
         # (attacker, target, goal) no hiding can reach: stays so (the LP already lets every
         # candidate move)
         self.unreachable: set[tuple[str, int, float]] = set()
+        # per quantity its breakdown's index (-1: the total breakdown, the all table, or a
+        # quantity of more than one breakdown), for the sub-LPs of :meth:`free_point`
+        bds = st.view["breakdown"].to_pylist()
+        names = sorted(set(bds))
+        rows_bd = np.array([names.index(b) for b in bds], dtype=np.int64)
+        lo_bd = np.full(n, len(names), dtype=np.int64)
+        hi_bd = np.full(n, -1, dtype=np.int64)
+        np.minimum.at(lo_bd, s.qid, rows_bd)
+        np.maximum.at(hi_bd, s.qid, rows_bd)
+        one = np.where(lo_bd == hi_bd, lo_bd, -1)
+        self.in_total: BoolArray = one == (names.index("total") if "total" in names else -2)
+        self.breakdown_of = one.copy()
+        for b in ("total", "all"):
+            if b in names:
+                self.breakdown_of[one == names.index(b)] = -1
+        self.subs: dict[int, _SubLP] = {}
+        self.sub_solves = 0
+
+    def free_point(self, target: int, goal: float, fixed: BoolArray) -> bool:
+        """A point that hides nothing (the goal is already within reach), looked for first
+        over the target's breakdown and the ``total`` breakdown alone (every other quantity
+        held at the truth: such a point is a point of the whole release, and the LP is a
+        fraction of its size). Sets ``moved``/``delta`` when found."""
+        bd = self.breakdown_of[target]
+        if bd < 0:
+            return False
+        sub = self.subs.get(bd)
+        if sub is None:
+            sub = _SubLP(self.st, self.bd_mask(bd))
+            self.subs[bd] = sub
+        got = sub.solve(target, goal, fixed)
+        self.sub_solves += 1
+        if got is None:
+            return False
+        self.moved, self.delta = got
+        return True
+
+    def bd_mask(self, bd: int) -> BoolArray:
+        """The quantities of breakdown ``bd`` and of the ``total`` breakdown."""
+        out: BoolArray = (self.breakdown_of == bd) | self.in_total
+        return out
 
     def reach(self, target: int, goal: float, fixed: BoolArray) -> bool:
         """Whether ``target = goal`` is possible with every candidate hidden."""
@@ -562,6 +603,58 @@ class _Repair:
         self.delta = (x[:n] - x[n:])[self.moved]
         out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
         return out
+
+
+class _SubLP:
+    """The attacking-table LP of :class:`_Repair` over some quantities only (every other
+    one held at the truth), looking for a point that hides nothing: hidden quantities move
+    within their labels, published ones stay."""
+
+    def __init__(self, st: _State, inside: BoolArray) -> None:
+        self.st = st
+        rel, q, _ = st.s.members()
+        rels = np.unique(rel[inside[q]])
+        ls, gq = substructure(st.s, rels)
+        self.gq = gq
+        self.inside = inside[gq]
+        n = ls.n_q
+        self.n = n
+        r, c, val = ls.matrix()
+        # moving an entity's cell costs more than a domain's or the administration's: the
+        # point moves few cells and leaves other entities alone where it can, so that it
+        # serves more officials (as the audit's sparse witnesses)
+        ent = np.zeros(st.s.n_q, dtype=bool)
+        rows = pc.equal(st.view["scope"], "entity").to_numpy(zero_copy_only=False)
+        ent[st.s.qid[rows]] = True
+        w = np.where(ent[gq], 1.0, 0.25)
+        self.h = colwise_model(
+            np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
+            np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), np.zeros(ls.n_rel),
+            np.zeros(ls.n_rel),
+        )  # fmt: skip
+        self.idx = np.arange(2 * n, dtype=np.int32)
+
+    def solve(
+        self, target: int, goal: float, fixed: BoolArray
+    ) -> tuple[IntArray, FloatArray] | None:
+        st, gq, n = self.st, self.gq, self.n
+        t = int(np.searchsorted(gq, target))
+        free = (st.cls[gq] > 0) & ~fixed[gq] & self.inside
+        up = np.where(free, np.minimum(st.ub[gq] - st.v[gq], highspy.kHighsInf), 0.0)
+        dn = np.where(free, np.maximum(st.v[gq] - st.lb[gq], 0.0), 0.0)
+        lo = np.zeros(2 * n)
+        hi = np.concatenate([up, dn])
+        dv = goal - st.v[target]
+        lo[t] = hi[t] = max(dv, 0.0)
+        lo[n + t] = hi[n + t] = max(-dv, 0.0)
+        h = self.h
+        h.changeColsBounds(2 * n, self.idx, lo, hi)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        moved = np.nonzero((x[:n] + x[n:]) > 1e-7)[0]
+        return gq[moved].astype(np.int64), (x[:n] - x[n:])[moved]
 
 
 class _LocalRepair:
@@ -697,7 +790,10 @@ def _repair_from_audit(
         if any(not known[m].any() for m, _ in points.get((q, goal), ())):
             repair.reused += 1
             continue
-        pick = repair.solve(q, goal, known)
+        if repair.free_point(q, goal, known):
+            pick: IntArray | None = np.zeros(0, dtype=np.int64)
+        else:
+            pick = repair.solve(q, goal, known)
         if pick is not None:
             points.setdefault((q, goal), []).append((repair.moved, repair.delta))
         else:
@@ -861,6 +957,7 @@ def _protect_public(
                     "added": n,
                     "points_new": new,
                     "lp_solves": repair.solves,
+                    "sub_lp_solves": repair.sub_solves,
                     "points_reused": repair.reused,
                     "seconds": round(time.perf_counter() - t_r, 3),
                 }

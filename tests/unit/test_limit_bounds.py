@@ -125,3 +125,39 @@ def test_insider_limit_contains_exact_insider_limit(seed: int) -> None:
             narrowed += int(b < base.ub[q] - 1e-6 or a > base.lb[q] + 1e-6)
     assert checked > 10
     assert narrowed > 0
+
+
+def test_block_pass_one_agrees_with_block_pass() -> None:
+    """The scalar requirement of the insiders' loop is the vectorised one, value for value:
+    every kind, on a grid of intervals, requirement ends, caps and floors, under the default
+    rules and with each requirement switched off and zeros sensitive."""
+    from dataclasses import replace
+
+    from herkomst.authorization import Requirement
+
+    variants = [RULES, replace(RULES, zeros_sensitive=True)] + [
+        replace(RULES, requirement=replace(Requirement(), **{flag: False}))
+        for flag in ("small_full_range", "withheld_not_pinned", "withheld_small_full_range")
+    ]
+    vals = [0.0, 1.0, 2.5, 4.0, 5.0, 7.0]
+    grid = np.array(
+        [
+            (k, lo, hi, rl, rh, cap, fl)
+            for k in (0, 1, 2)
+            for lo in vals
+            for hi in vals
+            for rl in (1.0, 2.0, 4.0)
+            for rh in (1.0, 3.0, 4.0)
+            for cap in (0.0, 3.0, 49.0)
+            for fl in (0.0, 1.0, 5.0)
+            if lo <= hi
+        ]
+    )
+    for rules in variants:
+        vec = A._block_pass(
+            grid[:, 0].astype(np.int64), grid[:, 1], grid[:, 2], grid[:, 3], grid[:, 4],
+            grid[:, 5], grid[:, 6], rules,
+        )  # fmt: skip
+        one = [A._block_pass_one(int(r[0]), *map(float, r[1:]), rules) for r in grid]
+        assert vec.tolist() == one
+        assert 0 < sum(one) < len(one)  # both outcomes occur
