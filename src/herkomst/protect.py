@@ -45,8 +45,6 @@ import pyarrow.compute as pc
 
 from ._cells import (
     KEY_COLUMNS,
-    LEVEL_ADMINISTRATION,
-    LEVEL_ENTITY,
     BoolArray,
     FloatArray,
     IntArray,
@@ -657,57 +655,6 @@ class _SubLP:
         return gq[moved].astype(np.int64), (x[:n] - x[n:])[moved]
 
 
-class _LocalRepair:
-    """Batched attacking-table LPs (:func:`_batch_attack`) over one policy domain's block
-    (its entities, withheld copies included, the domain and the administration), every other
-    quantity held at the truth: a local point is a global one (the relations that leave the
-    block keep their outside members fixed). Much cheaper than the whole release's LP; it
-    finds what a target's own domain can do and nothing else."""
-
-    def __init__(self, st: _State) -> None:
-        self.st = st
-        self.units = build_units(st.view, st.s)
-        self.blocks: dict[int, tuple[Structure, IntArray, BoolArray]] = {}
-        self.solves = 0
-
-    def _block(self, d: int) -> tuple[Structure, IntArray, BoolArray]:
-        if d not in self.blocks:
-            un = self.units
-            bu = np.nonzero((un.domain == d) | (np.arange(un.n_units) == d))[0]
-            a = int(un.admin[d])
-            if a >= 0:
-                bu = np.append(bu, a)
-            ls, gq = substructure(self.st.s, un.relations_of(bu))
-            self.blocks[d] = (ls, gq, np.isin(un.q_unit[gq], bu))
-        return self.blocks[d]
-
-    def domain_of(self, target: int) -> int:
-        """The policy-domain unit whose block holds ``target`` (-1: an administration cell)."""
-        un = self.units
-        u = int(un.q_unit[target])
-        if un.level[u] == LEVEL_ADMINISTRATION:
-            return -1
-        return int(un.domain[u]) if un.level[u] == LEVEL_ENTITY else u
-
-    def solve_many(self, d: int, goals: list[tuple[int, float]], fixed: BoolArray) -> IntArray:
-        """One batched LP (:func:`_batch_attack`) for goals of one direction in domain ``d``'s
-        block: the cells to hide so that every goal it reaches becomes possible."""
-        st = self.st
-        ls, gq, inside = self._block(d)
-        local = [(int(np.searchsorted(gq, q)), g) for q, g in goals]
-        cls, fx = st.cls[gq], fixed[gq]
-        # as in the block phase, the administration's published cells stay (the headline
-        # figures): its hidden cells may move, nothing of it is newly hidden here
-        pick = _batch_attack(
-            ls, st.v[gq], cls > 0, st.lb[gq], st.ub[gq],
-            inside & ~st.forbidden[gq] & ~st.admin[gq] & ~fx & (cls == 0), inside & ~fx, local,
-            float(st.rules.hidden_lower),
-        )  # fmt: skip
-        self.solves += 1
-        out: IntArray = gq[pick]
-        return out
-
-
 def _failure_goals(st: _State, result: AuditResult) -> list[tuple[str, int, float]]:
     """(attacker, quantity, goal) for every failed cell and direction, in a fixed order."""
     fails = result.failures
@@ -763,7 +710,6 @@ def _repair_from_audit(
     repair: _Repair,
     fallback: list[dict[str, Any]],
     hide_all: bool = True,
-    local: _LocalRepair | None = None,
 ) -> int:
     """Audit-driven repair: an attacking-table LP per failed cell and direction; when no set
     of hidable cells can help (LP infeasible), hide every candidate of the cell's relations
@@ -778,8 +724,6 @@ def _repair_from_audit(
     cache: dict[str, BoolArray] = {}
     added = 0
     goals = _failure_goals(st, result)
-    if local is not None:
-        return _repair_locally(st, goals, local, cache)
     points = repair.points
     for att, q, goal in goals:
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
@@ -808,35 +752,6 @@ def _repair_from_audit(
             fallback.append(
                 {"attacker": att, "quantity": q, "goal": goal, "hidden": int(pick.size)}
             )
-        added += _hide(st, pick)
-    return added
-
-
-def _repair_locally(
-    st: _State,
-    goals: list[tuple[str, int, float]],
-    local: _LocalRepair,
-    cache: dict[str, BoolArray],
-) -> int:
-    """The screening rounds' repair: the goals batched per policy domain, direction and
-    attacker (an insider of another domain is the public there: his cells lie outside the
-    block), one LP each over the domain's block. Most screening goals are out of reach or
-    already met; the final exact audit decides, and its failures get the global LP."""
-    un = local.units
-    home: dict[str, set[int]] = {}  # an insider's policy domain(s)
-    groups: dict[tuple[int, bool, str], list[tuple[int, float]]] = {}
-    for att, q, goal in goals:
-        d = local.domain_of(q)
-        if d < 0:
-            continue
-        if att not in home:
-            own = np.unique(un.q_unit[_insider_known(st, att, cache)])
-            home[att] = {int(x) for x in un.domain[own]}
-        who = att if d in home[att] else "public"
-        groups.setdefault((d, goal > st.v[q], who), []).append((q, goal))
-    added = 0
-    for (d, _, who), gs in sorted(groups.items()):
-        pick = local.solve_many(d, gs, _insider_known(st, who, cache))
         added += _hide(st, pick)
     return added
 
@@ -888,7 +803,6 @@ def _protect_public(
     audit_method = "blocks" if big else "global"
     result: AuditResult | None = None
     repair: _Repair | None = None
-    local: _LocalRepair | None = None
     fallback: list[dict[str, Any]] = []
     limits: dict[tuple[str, int, int], tuple[float, float, bool]] = {}
     audit_cache: dict[tuple[Any, ...], Any] = {}
@@ -929,25 +843,11 @@ def _protect_public(
         t_r = time.perf_counter()
         if repair is None:
             repair = _Repair(st)
-        if big and local is None:
-            local = _LocalRepair(st)
-        n = _repair_from_audit(st, result, repair, fallback, hide_all=not big, local=local)
-        rounds.append(
-            {
-                "step": "repair",
-                "added": n,
-                "lp_solves": repair.solves + (0 if local is None else local.solves),
-                "points_reused": repair.reused,
-                "seconds": round(time.perf_counter() - t_r, 3),
-            }
-        )
-        if n == 0 and big:
-            # what the screening could not certify nor the local repair improve goes to the
-            # global attacking-table LP first: a goal already within reach costs nothing
-            # (its point hides no cell) and, like every point it finds, becomes a witness for
-            # the next screening (the audit checks it) for every attacker whose cells it
-            # leaves alone
-            t_r = time.perf_counter()
+        if big:
+            # what the screening could not certify goes to the global attacking-table LP: a
+            # goal already within reach costs nothing (its point hides no cell) and, like
+            # every point it finds, becomes a witness for the next screening (the audit
+            # checks it) for every attacker whose cells it leaves alone
             found = sum(len(p) for p in repair.points.values())
             n = _repair_from_audit(st, result, repair, fallback, hide_all=False)
             new = sum(len(p) for p in repair.points.values()) - found
@@ -989,6 +889,16 @@ def _protect_public(
             if n == 0:
                 break
             continue
+        n = _repair_from_audit(st, result, repair, fallback)
+        rounds.append(
+            {
+                "step": "repair",
+                "added": n,
+                "lp_solves": repair.solves,
+                "points_reused": repair.reused,
+                "seconds": round(time.perf_counter() - t_r, 3),
+            }
+        )
         if n == 0:
             # nothing left to hide: the exact audit (every undecided interval solved by two
             # LPs) is the arbiter; the fast audit's outer bounds may be conservative

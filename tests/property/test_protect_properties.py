@@ -238,8 +238,9 @@ def test_block_phase_keeps_the_administration_cells() -> None:
 
 def test_block_protection_publishes_the_administration_table() -> None:
     """The whole block protection of that population publishes every administration cell:
-    neither the block phase nor the screening rounds' local repairs hide them (before: 42
-    of its 60 cells hidden); only the global repair of real failures may, at full cost."""
+    neither the block phase nor the repair hides them (before: 42 of its 60 cells hidden by
+    a local repair that treated them as candidates); only the global repair LP may, at
+    their full cost."""
     cells = _nine_entities(0)
     published, _, result = protect_public(cells, AUTH, "public", method="blocks")
     assert result is not None
