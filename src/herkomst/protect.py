@@ -10,22 +10,21 @@
   passes for the public and for every entity's leading official (insider), together with what
   the audience already received (the ledger).
 
-Complementary suppression (:func:`suppress`) is a deterministic heuristic in rounds:
+Complementary suppression (:func:`protect_public`, deterministic) has four methods
+(docs/protection.md):
 
-1. *local rules*, vectorised over every additive relation: interval arithmetic on the
-   relation alone (hidden members within their label bounds) must leave every ``1-5`` cell
-   the whole range 1..4 and every withheld cell unpinned (and the range 1..4 when it may be
-   small); an entity-in-domain relation with hidden cells has at least three of them (an
-   insider knows one). A relation that fails hides its cheapest published member: the
-   smallest non-zero count (zeros are never complementary suppressions, so an ``x`` means
-   at least 5), preferring one that closes the gap, never the administration grand total.
-   Repeat to a fixpoint.
-2. *audit*: the LP audit (all attackers); for each cell that falls short, hide the cheapest
-   published member of one of its relations; back to 1.
-
-:func:`exact_suppression` solves the same local model as a mixed-integer program (HiGHS) to
-the minimum number of suppressions, then completes it with the audit in the same way: the
-yardstick for how many cells the heuristic hides too many.
+- ``repair`` (the default): audit-driven attacking-table LPs (:class:`_Repair`, HiGHS): for
+  each cell and side that falls short in the audit, the cheapest set of published cells
+  whose hiding makes the missing value possible (cost ``1 + count`` per unit, zeros and the
+  administration grand total never); repeated until the audit passes, then the exact audit.
+- ``heuristic``: local rules first (interval arithmetic per relation, at least three hidden
+  cells in an entity-in-domain relation; :func:`_local_fixpoint`), then the same repair.
+- ``blocks``: a conservative decomposition for large releases (:func:`_protect_blocks`,
+  the block audit of :mod:`herkomst.audit`); what the screening leaves goes to the repair,
+  whose points (looked for over the target's breakdown first, :class:`_SubLP`) the audit
+  checks and uses as witnesses; the exact block audit decides what is left.
+- ``exact``: the mixed-integer yardstick (:func:`_exact_mip`, :func:`compare_methods`) for
+  how many cells the heuristics hide too many, on problems small enough.
 
 Percentages: a percentage is shown only with its count and its row total (a rounded
 percentage times a published total narrows a hidden count, and a percentage of a published
