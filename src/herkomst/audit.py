@@ -1556,15 +1556,16 @@ class _WitnessLP:
     is a table the attacker cannot exclude, so the goal is in the attacker's interval: sound.
     The LP is tried first over the target's policy domain (its entities and the domain,
     then with the administration; every other unit held at the truth: an inner bound, as
-    for the blocks; for an administration cell, the administration alone), then over the
-    whole release. For an insider, the entity's hidden cells are fixed too; the public
+    for the blocks; for an administration cell, the administration alone), then, for the
+    public, over the target's breakdown and the ``total`` breakdown of the whole release
+    (every other quantity held at the truth), then over the whole release. For an insider, the entity's hidden cells are fixed too; the public
     witness is reused when it leaves them untouched, and a second witness with every entity
     the first one moves held at the truth covers every other insider. Only when no
     percentage constrains a hidden cell (they are not modelled here)."""
 
     def __init__(
         self, s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
-        memo: dict[tuple[Any, ...], Any] | None = None,
+        memo: dict[tuple[Any, ...], Any] | None = None, breakdown: IntArray | None = None,
     ) -> None:  # fmt: skip
         # witnesses found stay witnesses while the suppression only hides more (the cells
         # they move stay hidden, the published ones stay as they are): kept across calls
@@ -1580,6 +1581,11 @@ class _WitnessLP:
         self.w = np.where(hidden, np.where(ent, 1.0, 0.25), 0.0)
         self._global: _WitnessModel | None = None
         self._local: dict[tuple[int, bool], _LocalBlock] = {}
+        # per quantity its breakdown (-1: the total breakdown, -2: none single), for the
+        # breakdown tier of the whole release (:meth:`_breakdown_model`)
+        self.breakdown = breakdown
+        self._by_breakdown: dict[int, tuple[_WitnessModel, IntArray]] = {}
+        self.breakdown_found = 0
         self.public: dict[tuple[int, float, bool], IntArray | None] = {}
         self.second_tried: set[tuple[int, float]] = set()
         self.of_unit: dict[int, IntArray] = {}
@@ -1633,16 +1639,17 @@ class _WitnessLP:
     @property
     def solves(self) -> int:
         n = self._global.solves if self._global is not None else 0
+        n += sum(m.solves for m, _ in self._by_breakdown.values())
         return n + sum(m.solves for b in self._local.values() for m, _ in b.models.values())
 
     @staticmethod
     def make(
         s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
-        memo: dict[tuple[Any, ...], Any] | None = None,
+        memo: dict[tuple[Any, ...], Any] | None = None, breakdown: IntArray | None = None,
     ) -> _WitnessLP | None:  # fmt: skip
         if base.p_n.size and (~base.known[base.p_n] | ~base.known[base.p_t]).any():
             return None
-        return _WitnessLP(s, base, truth, units, memo)
+        return _WitnessLP(s, base, truth, units, memo, breakdown)
 
     def _local_model(self, d: int, q: int, admin: bool) -> tuple[_WitnessModel, IntArray]:
         """The witness LP of ``q`` over policy domain ``d`` (its entities and itself, with
@@ -1699,9 +1706,47 @@ class _WitnessLP:
                 return out
         if not whole:
             return None
+        got = self._breakdown_model(q)
+        if got is not None:
+            model, gq = got
+            lf = np.searchsorted(gq, fixed)
+            inside = (lf < gq.shape[0]) & (gq[np.minimum(lf, gq.shape[0] - 1)] == fixed)
+            moved = model.solve(int(np.searchsorted(gq, q)), dv, lf[inside])
+            if moved is not None:
+                self.breakdown_found += 1
+                out_b: IntArray = gq[moved]
+                return out_b
         if self._global is None:
             self._global = _WitnessModel(self.s, self.up, self.dn, self.w)
         return self._global.solve(q, dv, fixed)
+
+    def _breakdown_model(self, q: int) -> tuple[_WitnessModel, IntArray] | None:
+        """The witness LP over the whole release restricted to the hidden quantities of
+        ``q``'s breakdown and of the ``total`` breakdown (every other quantity held at the
+        truth: an inner bound, as for the blocks), a fraction of the whole release's LP;
+        None when ``q`` belongs to no single breakdown but ``total`` and ``all``."""
+        if self.breakdown is None:
+            return None
+        bd = int(self.breakdown[q])
+        if bd < 0:
+            return None
+        if bd not in self._by_breakdown:
+            inside = (self.breakdown == bd) | (self.breakdown == -1)
+            memb = inside & self.hidden
+            rel_g, q_g, _ = self.s.members()
+            rels = np.unique(rel_g[memb[q_g]])
+            ls, gq = substructure(self.s, rels, np.nonzero(memb)[0])
+            m = memb[gq]
+            self._by_breakdown[bd] = (
+                _WitnessModel(
+                    ls,
+                    np.where(m, self.up[gq], 0.0),
+                    np.where(m, self.dn[gq], 0.0),
+                    self.w[gq],
+                ),
+                gq,
+            )
+        return self._by_breakdown[bd]
 
     def certify(
         self, q: int, kind: int, r_lo: float, r_hi: float, insider_unit: int,
@@ -1912,7 +1957,7 @@ def _audit_blocks(
             esc_ins.setdefault(name, []).append(i)
 
     # what no block certified: sparse witnesses (domain first, then the whole release)
-    wit = _WitnessLP.make(s, base, truth, units, round_cache)
+    wit = _WitnessLP.make(s, base, truth, units, round_cache, _breakdown_of(view, s))
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
@@ -1986,10 +2031,30 @@ def _audit_blocks(
         "insider_limit_settled": n_limit,
         "witnessed": n_wit,
         "witness_lps": 0 if wit is None else wit.solves,
+        "witness_breakdown": 0 if wit is None else wit.breakdown_found,
         "points_taken": 0 if wit is None else wit.offered_ok,
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
     return parts, summaries, restrict, info, ends
+
+
+def _breakdown_of(view: pa.Table, s: Structure) -> IntArray:
+    """Per quantity the index of its breakdown among the view's sorted breakdown names; -1
+    for a quantity of the ``total`` breakdown (every breakdown's margin), -2 for one of the
+    ``all`` table or of more than one breakdown."""
+    names = sorted({b for b in view["breakdown"].to_pylist() if b is not None})
+    code = {b: i for i, b in enumerate(names)}
+    rows = np.array([code.get(b, -2) for b in view["breakdown"].to_pylist()], dtype=np.int64)
+    lo = np.full(s.n_q, len(names), dtype=np.int64)
+    hi = np.full(s.n_q, -1, dtype=np.int64)
+    np.minimum.at(lo, s.qid, rows)
+    np.maximum.at(hi, s.qid, rows)
+    out: IntArray = np.where(lo == hi, lo, -2)
+    if "all" in code:
+        out[out == code["all"]] = -2
+    if "total" in code:
+        out[out == code["total"]] = -1
+    return out
 
 
 def _block_intervals(

@@ -1211,26 +1211,39 @@ def _batch_attack(
     candidates moved. Returns the candidates that move (to hide): after hiding them the
     LP's point is a witness for every goal it reached. Joint goals may hide more than goal by
     goal would; it is one LP instead of one per goal."""
-    n = s.n_q
     m = len(goals)
     r, c, val = s.matrix()
     gq = np.array([g[0] for g in goals], dtype=np.int64)
     need = np.array([g[1] for g in goals], dtype=np.float64) - v[gq]
     sign = np.sign(need)
-    nrel = s.n_rel
-    # columns: dp (n), dm (n), reward (m); rows: relations, then one row per goal
     inf = highspy.kHighsInf
     mov = hidden & free
     up = np.where(mov, ub - v, np.where(cand, inf, 0.0))
     dn = np.where(mov, v - lb, np.where(cand, np.maximum(v - hidden_lower, 0.0), 0.0))
     up = np.minimum(np.nan_to_num(np.maximum(up, 0.0), posinf=inf), inf)
     dn = np.minimum(np.nan_to_num(np.maximum(dn, 0.0), posinf=inf), inf)
-    cost = np.where(cand, 1.0 + v, 0.0)
+    # a quantity that cannot move has d = 0 and drops out of A d = 0: the LP holds only
+    # the quantities that can move (and the goals') and the relations among them
+    keep = (up > 0) | (dn > 0)
+    keep[gq] = True
+    cols = np.nonzero(keep)[0].astype(np.int64)
+    n = int(cols.shape[0])
+    local = np.full(s.n_q, -1, dtype=np.int64)
+    local[cols] = np.arange(n)
+    sel = keep[c]
+    used, r = np.unique(r[sel], return_inverse=True)
+    r = r.reshape(-1).astype(np.int64)
+    c, val = local[c[sel]], val[sel]
+    nrel = int(used.shape[0])
+    up, dn, vk = up[cols], dn[cols], v[cols]
+    cost = np.where(cand[cols], 1.0 + vk, 0.0)
+    lq = local[gq]
+    # columns: dp (n), dm (n), reward (m); rows: relations, then one row per goal
     reward = 1e6
     goal_rows = nrel + np.arange(m)
     h = colwise_model(
         np.concatenate([r, r, goal_rows, goal_rows, goal_rows]),
-        np.concatenate([c, c + n, 2 * n + np.arange(m), gq, n + gq]),
+        np.concatenate([c, c + n, 2 * n + np.arange(m), lq, n + lq]),
         np.concatenate([val, -val, np.ones(m), -sign, sign]),
         np.concatenate([cost, cost, np.full(m, -reward)]),
         np.zeros(2 * n + m),
@@ -1243,7 +1256,7 @@ def _batch_attack(
         return np.zeros(0, dtype=np.int64)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     moved = (x[:n] + x[n : 2 * n]) > 1e-7
-    out: IntArray = np.nonzero(moved & cand)[0].astype(np.int64)
+    out: IntArray = cols[np.nonzero(moved & cand[cols])[0]].astype(np.int64)
     return out
 
 

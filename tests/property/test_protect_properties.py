@@ -329,3 +329,39 @@ def test_audit_checks_the_points_it_is_offered() -> None:
     assert taken == {
         "before hiding": 0, "real": 1, "broken": 0, "other goal": 0, "other numbering": 0
     }  # fmt: skip
+
+
+def test_breakdown_witnesses_never_pass_what_the_global_audit_fails() -> None:
+    """The block audit's witnesses over one breakdown and the `total` breakdown of the whole
+    release (every other cell held at the truth), tried before the whole release's LP, are
+    used on under-protected releases (some complementary suppressions undone) and settle no
+    cell-attacker pair the global exact audit fails."""
+    cells = _nine_entities(1)
+    published, summary, _ = protect_public(cells, AUTH, "public", method="blocks")
+    truth = {tuple(r[c] for c in cells.column_names[:12]): r for r in cells.to_pylist()}
+    keys = list(published.column_names[:12])
+    withheld = withheld_in_manifest(summary)
+    used = 0
+    for undo in (0.02, 0.05):
+        rows = published.to_pylist()
+        rng = random.Random(7)
+        for r in rows:
+            if r["shown"] == "x" and rng.random() < undo:
+                t = truth[tuple(r[c] for c in keys)]
+                r["count"], r["shown"], r["status"] = t["count"], str(t["count"]), "published"
+        weak = pa.Table.from_pylist(rows, schema=published.schema)
+        blk = audit(weak, cells, AUTH, attacker="all", withheld=withheld, method="blocks")
+        used += blk.summary["blocks"]["witness_breakdown"]
+        glob = audit(weak, cells, AUTH, attacker="all", withheld=withheld, exact=True)
+        assert not glob.passed  # the undoing exposed something
+        settled = {
+            (tuple(r[c] for c in keys), r["attacker"])
+            for r in blk.cells.to_pylist()
+            if r["outcome"] == "ok"
+        }  # fmt: skip
+        for r in glob.failures.to_pylist():
+            key = tuple(r[c] for c in keys)
+            assert (key, r["attacker"]) not in settled
+            if r["attacker"].startswith("insider:"):
+                assert (key, "insider:*") not in settled
+    assert used > 0  # the breakdown tier certified cells the domain tiers could not
