@@ -1273,6 +1273,7 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
     rounds: list[dict[str, Any]] = []
     cache: dict[tuple[Any, ...], Any] = {}
     tried: dict[tuple[int, ...], tuple[float, tuple[tuple[int, float], ...]]] = {}
+    barren: dict[tuple[int, ...], set[tuple[int, float]]] = {}
     for rnd in range(max_rounds):
         t0 = time.perf_counter()
         base, relaxable, cap, floor = _current_knowledge(st)
@@ -1311,8 +1312,15 @@ def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
             state = (float(n_hidden[np.array(bu, dtype=np.int64)].sum()), tuple(per_block[b]))
             if tried.get(bu) == state:
                 continue  # the same goals failed in the same block last time
+            if barren.get(bu, set()).issuperset(per_block[b]):
+                # this block's repair hid nothing for these goals (or more) before: the
+                # screening audit and the global repair take them over
+                continue
             tried[bu] = state
-            added += _repair_in_block(st, ev, b, per_block[b])
+            got = _repair_in_block(st, ev, b, per_block[b])
+            if got == 0:
+                barren[bu] = set(per_block[b])
+            added += got
         rounds.append(
             {
                 "step": "blocks",
