@@ -72,8 +72,28 @@ def _protect(
             "method": method,
             "blocks": summ["audit"].get("blocks"),
             "published_nonzero": _published_nonzero(published),
+            "release_sha256": _release_hash(published),
+            "rounds": [
+                {k: v for k, v in r.items() if isinstance(v, (int, float, str))}
+                for r in summ["rounds"]
+            ],
         }
     )
+
+
+def _release_hash(published: Any) -> str:
+    """The first 16 hex digits of the SHA-256 of the release's cells in key order (CSV):
+    two runs released the same cells when these agree."""
+    import hashlib
+    import io
+
+    import pyarrow.csv as pacsv
+
+    from herkomst.protect import KEY_COLUMNS
+
+    buf = io.BytesIO()
+    pacsv.write_csv(published.sort_by([(c, "ascending") for c in KEY_COLUMNS]), buf)
+    return hashlib.sha256(buf.getvalue()).hexdigest()[:16]
 
 
 def _published_nonzero(published: Any) -> dict[str, str]:
