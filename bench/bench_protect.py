@@ -89,7 +89,7 @@ def _release_hash(published: Any) -> str:
 
     import pyarrow.csv as pacsv
 
-    from herkomst.protect import KEY_COLUMNS
+    from herkomst._cells import KEY_COLUMNS
 
     buf = io.BytesIO()
     pacsv.write_csv(published.sort_by([(c, "ascending") for c in KEY_COLUMNS]), buf)
