@@ -393,6 +393,27 @@ def build_units(table: pa.Table, s: Structure) -> Units:
     )
 
 
+def breakdown_of(view: pa.Table, s: Structure) -> IntArray:
+    """Per quantity the index of its breakdown among the view's sorted breakdown names; -1
+    for a quantity of the ``total`` breakdown (every breakdown's margin), -2 for one of the
+    ``all`` table or of more than one breakdown (the sub-LPs of the repair and the audit's
+    breakdown witnesses work over one breakdown and the ``total`` breakdown)."""
+    bds = view["breakdown"].to_pylist()
+    names = sorted({b for b in bds if b is not None})
+    code = {b: i for i, b in enumerate(names)}
+    rows = np.array([code.get(b, -2) for b in bds], dtype=np.int64)
+    lo = np.full(s.n_q, len(names), dtype=np.int64)
+    hi = np.full(s.n_q, -1, dtype=np.int64)
+    np.minimum.at(lo, s.qid, rows)
+    np.maximum.at(hi, s.qid, rows)
+    out: IntArray = np.where(lo == hi, lo, -2)
+    if "all" in code:
+        out[out == code["all"]] = -2
+    if "total" in code:
+        out[out == code["total"]] = -1
+    return out
+
+
 def substructure(
     s: Structure, rels: IntArray, extra: IntArray | None = None
 ) -> tuple[Structure, IntArray]:

@@ -57,6 +57,7 @@ from ._cells import (
     IntArray,
     Structure,
     Units,
+    breakdown_of,
     build_structure,
     build_units,
     conform,
@@ -1558,8 +1559,8 @@ class _WitnessLP:
     then with the administration; every other unit held at the truth: an inner bound, as
     for the blocks; for an administration cell, the administration alone), then, for the
     public, over the target's breakdown and the ``total`` breakdown of the whole release
-    (every other quantity held at the truth), then over the whole release. For an insider, the entity's hidden cells are fixed too; the public
-    witness is reused when it leaves them untouched, and a second witness with every entity
+    (every other quantity held at the truth), then over the whole release. For an
+    insider, the entity's hidden cells are fixed too; the public witness is reused when it leaves them untouched, and a second witness with every entity
     the first one moves held at the truth covers every other insider. Only when no
     percentage constrains a hidden cell (they are not modelled here)."""
 
@@ -1957,7 +1958,7 @@ def _audit_blocks(
             esc_ins.setdefault(name, []).append(i)
 
     # what no block certified: sparse witnesses (domain first, then the whole release)
-    wit = _WitnessLP.make(s, base, truth, units, round_cache, _breakdown_of(view, s))
+    wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
@@ -2036,25 +2037,6 @@ def _audit_blocks(
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
     return parts, summaries, restrict, info, ends
-
-
-def _breakdown_of(view: pa.Table, s: Structure) -> IntArray:
-    """Per quantity the index of its breakdown among the view's sorted breakdown names; -1
-    for a quantity of the ``total`` breakdown (every breakdown's margin), -2 for one of the
-    ``all`` table or of more than one breakdown."""
-    names = sorted({b for b in view["breakdown"].to_pylist() if b is not None})
-    code = {b: i for i, b in enumerate(names)}
-    rows = np.array([code.get(b, -2) for b in view["breakdown"].to_pylist()], dtype=np.int64)
-    lo = np.full(s.n_q, len(names), dtype=np.int64)
-    hi = np.full(s.n_q, -1, dtype=np.int64)
-    np.minimum.at(lo, s.qid, rows)
-    np.maximum.at(hi, s.qid, rows)
-    out: IntArray = np.where(lo == hi, lo, -2)
-    if "all" in code:
-        out[out == code["all"]] = -2
-    if "total" in code:
-        out[out == code["total"]] = -1
-    return out
 
 
 def _block_intervals(

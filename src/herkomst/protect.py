@@ -48,6 +48,7 @@ from ._cells import (
     FloatArray,
     IntArray,
     Structure,
+    breakdown_of,
     build_structure,
     build_units,
     conform,
@@ -517,19 +518,9 @@ class _Repair:
         self.unreachable: set[tuple[str, int, float]] = set()
         # per quantity its breakdown's index (-1: the total breakdown, the all table, or a
         # quantity of more than one breakdown), for the sub-LPs of :meth:`free_point`
-        bds = st.view["breakdown"].to_pylist()
-        names = sorted(set(bds))
-        rows_bd = np.array([names.index(b) for b in bds], dtype=np.int64)
-        lo_bd = np.full(n, len(names), dtype=np.int64)
-        hi_bd = np.full(n, -1, dtype=np.int64)
-        np.minimum.at(lo_bd, s.qid, rows_bd)
-        np.maximum.at(hi_bd, s.qid, rows_bd)
-        one = np.where(lo_bd == hi_bd, lo_bd, -1)
-        self.in_total: BoolArray = one == (names.index("total") if "total" in names else -2)
-        self.breakdown_of = one.copy()
-        for b in ("total", "all"):
-            if b in names:
-                self.breakdown_of[one == names.index(b)] = -1
+        bd = breakdown_of(st.view, s)
+        self.in_total: BoolArray = bd == -1
+        self.breakdown_of: IntArray = np.where(bd >= 0, bd, -1)
         self.subs: dict[int, _SubLP] = {}
         self.sub_solves = 0
         self.sub_seconds = 0.0
