@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import _hypercubes
 from ._cells import (
     KEY_COLUMNS,
     LEVEL_ADMINISTRATION,
@@ -1357,6 +1358,7 @@ def _block_evaluate(
     first_holder_only: bool = False,
     vertical: bool = True,
     cache: dict[tuple[Any, ...], Any] | None = None,
+    skip: BoolArray | None = None,
 ) -> _BlockEval:
     """Home blocks of every target and the public attacker's interval over each.
 
@@ -1373,7 +1375,8 @@ def _block_evaluate(
 
     ``cache`` keeps each block's intervals between calls on releases that only hide more:
     a block whose units hide no more cells than at the last call keeps the intervals of
-    the targets whose requirement is unchanged."""
+    the targets whose requirement is unchanged. Targets in ``skip`` (certified already, by
+    hypercube witnesses) get no block."""
     hidden = ~base.known
     tcap, tfloor = cap[tq], floor[tq]
     smin, smax = float(rules.small_count_min), float(rules.small_count_max)
@@ -1386,6 +1389,8 @@ def _block_evaluate(
     t_unit = units.q_unit[tq]
     t_level = units.level[t_unit]
     trivial = _trivial(kind, r_lo, r_hi, tcap, rules)
+    if skip is not None:
+        trivial = trivial | skip
     sib_rel = _sibling_relations(s)
     maps = _rel_maps(s)
     room = _Room(hidden, truth, units, base.lb, base.ub, float(rules.hidden_lower))
@@ -1605,37 +1610,32 @@ class _WitnessLP:
         if not offered:
             return
         seen: set[tuple[int, float, int]] = self.memo.setdefault(("points_seen", self.n), set())
-        mat: tuple[IntArray, IntArray, FloatArray] | None = None
+        qs: list[int] = []
+        gs: list[float] = []
+        idxs: list[IntArray] = []
+        devs: list[FloatArray] = []
         for (q, goal), pts in offered.items():
             for j, (idx, dev) in enumerate(pts):
                 if (q, goal, j) in seen:
                     continue
                 seen.add((q, goal, j))
-                if mat is None:
-                    mat = s.matrix()
-                if self._is_point(mat, q, goal, idx, dev):
-                    self._keep(q, goal, self._touched(idx))
-                    self.offered_ok += 1
-
-    def _is_point(
-        self, mat: tuple[IntArray, IntArray, FloatArray], q: int, goal: float,
-        idx: IntArray, dev: FloatArray,
-    ) -> bool:  # fmt: skip
-        """Whether truth + ``dev`` on ``idx`` is a table this audit's attacker (the public)
-        cannot exclude, with ``q`` at ``goal``."""
-        if idx.size == 0 or idx.max() >= self.n or not self.hidden[idx].all():
-            return False
-        at = np.nonzero(idx == q)[0]
-        if at.size != 1 or abs(float(self.truth[q] + dev[at[0]]) - goal) > 1e-6:
-            return False
-        y = self.truth[idx] + dev
-        if (y < self.lb[idx] - 1e-6).any() or (y > self.ub[idx] + 1e-6).any():
-            return False
-        d = np.zeros(self.n)
-        d[idx] = dev
-        r, c, v = mat
-        res = np.bincount(r, weights=v * d[c], minlength=self.s.n_rel)
-        return bool(np.abs(res).max() <= 1e-6)
+                if idx.size == 0 or idx.max() >= self.n or idx.min() < 0:
+                    continue
+                qs.append(q)
+                gs.append(goal)
+                idxs.append(idx.astype(np.int64))
+                devs.append(np.asarray(dev, dtype=np.float64))
+        if not qs:
+            return
+        ptr = np.concatenate([[0], np.cumsum([a.size for a in idxs])]).astype(np.int64)
+        batch = _hypercubes.Points(
+            np.array(qs, dtype=np.int64), np.array(gs), ptr, np.concatenate(idxs),
+            np.concatenate(devs),
+        )  # fmt: skip
+        ok = _hypercubes.check(s, self.hidden, self.truth, self.lb, self.ub, batch)
+        for j in np.nonzero(ok)[0].tolist():
+            self._keep(qs[j], gs[j], self._touched(idxs[j]))
+            self.offered_ok += 1
 
     @property
     def solves(self) -> int:
@@ -1806,6 +1806,65 @@ class _WitnessLP:
             self._keep(q, goal, self._touched(moved3))
         return True
 
+    def hypercubes(
+        self, view: pa.Table, tq: IntArray, kind: IntArray, cap: FloatArray,
+        floor: FloatArray, smin: float, smax: float,
+    ) -> tuple[BoolArray, dict[str, int]]:  # fmt: skip
+        """Hypercube witnesses (:mod:`herkomst._hypercubes`) for the 1-5 targets ``tq`` at
+        both ends of their requirement (the labels narrowed by ``cap``/``floor``), checked
+        here (:func:`herkomst._hypercubes.check`: every relation, every bound) and kept as
+        witnesses. Returns which targets they certify for the public and every official
+        (each end reached by witnesses whose entities, the target's own aside, have none in
+        common), with counts."""
+        r_lo = np.maximum(smin, floor[tq])
+        r_hi = np.minimum(smax, cap[tq])
+        v = self.truth[tq]
+        small = (kind == 0) & (r_lo < r_hi)
+        goal_lo = np.where(small & (np.abs(r_lo - v) > EPS), r_lo, np.nan)
+        goal_hi = np.where(small & (np.abs(r_hi - v) > EPS), r_hi, np.nan)
+        covered = self._covered(tq, goal_lo, goal_hi)
+        todo = small & ~covered
+        info = {"proposed": 0, "checked": 0, "certified": 0}
+        if todo.any():
+            units = build_units(view, self.s) if self.units is None else self.units
+            pts = _hypercubes.propose(
+                view, self.s, units, self.hidden, self.truth, self.lb, self.ub, tq[todo],
+                goal_lo[todo], goal_hi[todo],
+            )  # fmt: skip
+            ok = _hypercubes.check(self.s, self.hidden, self.truth, self.lb, self.ub, pts)
+            info["proposed"], info["checked"] = pts.n, int(ok.sum())
+            for j in np.nonzero(ok)[0].tolist():
+                idx = pts.idx[pts.ptr[j] : pts.ptr[j + 1]]
+                self._keep(int(pts.q[j]), float(pts.goal[j]), self._touched(idx))
+            covered = self._covered(tq, goal_lo, goal_hi)
+        pre = small & covered
+        info["certified"] = int(pre.sum())
+        return pre, info
+
+    def _covered(self, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -> BoolArray:
+        """Per target, whether kept witnesses reach each goal (NaN: none) for the public and
+        every official: for each goal, no entity but the target's own is moved by all of
+        its witnesses."""
+        out = np.zeros(tq.shape[0], dtype=bool)
+        u = self.units
+        for i, q in enumerate(tq.tolist()):
+            goals = [g for g in (goal_lo[i], goal_hi[i]) if not math.isnan(g)]
+            if not goals:
+                continue
+            home = int(u.q_unit[q])
+            ok = True
+            for g in goals:
+                found = self._witnesses(q, float(g))
+                if found is None:
+                    ok = False
+                    break
+                common = frozenset.intersection(*found) - {home}
+                if any(u.level[x] == LEVEL_ENTITY for x in common):
+                    ok = False
+                    break
+            out[i] = ok
+        return out
+
     def _keep(self, q: int, goal: float, units: frozenset[int]) -> None:
         self.memo.setdefault(("witnesses", self.n, q, goal), []).append(units)
         self.memo.setdefault(("witness_goals", self.n, q), set()).add(goal)
@@ -1884,9 +1943,17 @@ def _audit_blocks(
         units.name[int(e)]: int(e)
         for e in np.nonzero(units.level == LEVEL_ENTITY)[0]
     }  # fmt: skip
+    # hypercube witnesses first (docs/protection.md, "Hypercube witnesses"): a target they
+    # certify for the public and every official needs no block
+    wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
+    pre = np.zeros(tq.shape[0], dtype=bool)
+    hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0}
+    if wit is not None:
+        pre, hyper = wit.hypercubes(view, tq, kind, cap, floor, smin, smax)
     ev = _block_evaluate(
-        s, base, truth, rules, tq, kind, cap, floor, relaxable, units, stats, cache=round_cache
-    )
+        s, base, truth, rules, tq, kind, cap, floor, relaxable, units, stats, cache=round_cache,
+        skip=pre,
+    )  # fmt: skip
     plan, lim, homes = ev.plan, ev.lim, ev.homes
     res_lo, res_hi, res_ok = ev.lo, ev.hi, ev.ok
     r_lo, r_hi = ev.r_lo, ev.r_hi
@@ -1911,6 +1978,11 @@ def _audit_blocks(
         hb = homes[i]
         if trivial[i]:
             pub_ok[i] = ins_ok[i] = True
+            continue
+        if pre[i]:
+            # witnessed at both ends of the requirement: the interval holds them
+            pub_ok[i] = ins_ok[i] = True
+            best_lo[i], best_hi[i] = r_lo[i], r_hi[i]
             continue
         passing = [b for b in hb if res_ok.get((i, b), False)]
         evaluated = [b for b in hb if (i, b) in res_lo]
@@ -1958,7 +2030,6 @@ def _audit_blocks(
             esc_ins.setdefault(name, []).append(i)
 
     # what no block certified: sparse witnesses (domain first, then the whole release)
-    wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
@@ -2034,6 +2105,9 @@ def _audit_blocks(
         "witness_lps": 0 if wit is None else wit.solves,
         "witness_breakdown": 0 if wit is None else wit.breakdown_found,
         "points_taken": 0 if wit is None else wit.offered_ok,
+        "hypercubes_proposed": hyper["proposed"],
+        "hypercubes_checked": hyper["checked"],
+        "hypercube_certified": hyper["certified"],
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
     return parts, summaries, restrict, info, ends

@@ -359,3 +359,23 @@ def test_breakdown_witnesses_never_pass_what_the_global_audit_fails() -> None:
         assert not glob.passed  # the undoing exposed something
         _assert_settles_no_failure(blk, glob, published.column_names[:12])
     assert used > 0  # the breakdown tier certified cells the domain tiers could not
+
+
+def test_hypercube_witnesses_never_pass_what_the_global_audit_fails() -> None:
+    """The block audit's hypercube witnesses (tried before any block, herkomst._hypercubes)
+    certify cells of under-protected releases (some complementary suppressions undone) and
+    settle no cell-attacker pair the global exact audit fails."""
+    cells = _nine_entities(2)
+    published, summary, _ = protect_public(cells, AUTH, "public", method="blocks")
+    withheld = withheld_in_manifest(summary)
+    certified = 0
+    for undo in (0.02, 0.1):
+        weak = _weakened(published, cells, undo, random.Random(11))
+        blk = audit(weak, cells, AUTH, attacker="all", withheld=withheld, method="blocks")
+        info = blk.summary["blocks"]
+        assert info["hypercubes_checked"] == info["hypercubes_proposed"]
+        certified += info["hypercube_certified"]
+        glob = audit(weak, cells, AUTH, attacker="all", withheld=withheld, exact=True)
+        assert not glob.passed  # the undoing exposed something
+        _assert_settles_no_failure(blk, glob, published.column_names[:12])
+    assert certified > 0
