@@ -1826,9 +1826,8 @@ class _WitnessLP:
         todo = small & ~covered
         info = {"proposed": 0, "checked": 0, "certified": 0}
         if todo.any():
-            units = build_units(view, self.s) if self.units is None else self.units
             pts = _hypercubes.propose(
-                view, self.s, units, self.hidden, self.truth, self.lb, self.ub, tq[todo],
+                view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub, tq[todo],
                 goal_lo[todo], goal_hi[todo],
             )  # fmt: skip
             ok = _hypercubes.check(self.s, self.hidden, self.truth, self.lb, self.ub, pts)
