@@ -152,18 +152,13 @@ def propose(
     tq: IntArray,
     goal_lo: FloatArray,
     goal_hi: FloatArray,
-    cost: FloatArray | None = None,
 ) -> Points:
     """Witnesses for the targets ``tq`` (quantities) at each of their goals (``goal_lo``,
     ``goal_hi``; NaN: none). A witness is a sum of hypercubes (:func:`_greedy`: at most three,
     a 1-5 label spans three steps), moving only unpublished quantities (``hidden``) within
     ``lb``/``ub``. Per target and goal: a first witness, and a second one that moves none of
     the entities the first moves (the target's own aside), so that the two serve every
-    official. Deterministic: candidates in a fixed order, ties to the first.
-
-    ``cost`` (per quantity, optional): what moving a quantity costs (the suppression's repair
-    passes the cost of hiding a published count); among the hypercubes that move a target
-    equally far, the cheapest is taken."""
+    official. Deterministic: candidates in a fixed order, ties to the first."""
     coder = s.coder
     n_rows = view.num_rows
     d = coder.digits(view)
@@ -184,7 +179,9 @@ def propose(
     sorted_codes = s.rcode[order]
     # (scope, breakdown) pairs the release has: a cell absent from a table the release has
     # is a zero the attacker knows; one of a table it lacks constrains nothing
-    present = set(zip(d["scope"].tolist(), d["breakdown"].tolist(), strict=True))
+    pair_radix = len(coder.values["breakdown"]) + 1
+    present = np.unique(d["scope"] * pair_radix + d["breakdown"])
+    present_set = set(present.tolist())
 
     ovals = coder.values["origin"]
     dvals = coder.values["definition"]
@@ -231,7 +228,7 @@ def propose(
         if oname is None or dname is None or (dname, oname) not in moves:
             continue
         bd = int(d["breakdown"][r])
-        if (int(d["scope"][r]), bd_all) in present:
+        if bd_all > 0 and int(d["scope"][r]) * pair_radix + bd_all in present_set:
             # the `all` table at the target's scope: its people's combination rows would
             # move too (measured, not built: docs/protection.md, "Hypercube witnesses")
             continue
@@ -372,10 +369,7 @@ def propose(
         absent = live & ~found
         if absent.any():
             ai = np.nonzero(absent)
-            needed = np.array(
-                [(int(a), int(b)) in present for a, b in zip(scope_c[ai], bd_c[ai], strict=True)],
-                dtype=bool,
-            )
+            needed = np.isin(scope_c[ai] * pair_radix + bd_c[ai], present)
             bad[ai[0][needed]] = True
         live &= found
         bad |= (live & ~hidden[np.maximum(qc, 0)]).any(axis=1)
@@ -399,15 +393,9 @@ def propose(
                     cu[kcand], -1)  # fmt: skip
     own = np.where(units.level[units.q_unit[tq]] == LEVEL_ENTITY, units.q_unit[tq], -2)
     ents = np.where(ents == own[kt][:, None], -1, ents)
-    kcost = np.zeros(kt.size)
-    if cost is not None:
-        kcost = np.bincount(
-            np.repeat(np.arange(kt.size), np.diff(kp)), weights=cost[kq], minlength=kt.size
-        ).astype(np.float64)
 
     out_q: list[IntArray] = []
     out_goal: list[FloatArray] = []
-    out_t: list[IntArray] = []
     out_k: list[IntArray] = []  # per point its hypercubes (kept-candidate index) and steps
     out_m: list[FloatArray] = []
     out_pid: list[IntArray] = []
@@ -419,9 +407,8 @@ def propose(
         first_ents: IntArray | None = None
         for rnd in range(2):
             pk, pm, pt = _greedy(
-                kt, kp, kq, kc, ents, need, sign, truth, lb, ub, first_ents, kcost
+                kt, kp, kq, kc, ents, need, sign, truth, lb, ub, first_ents
             )  # fmt: skip
-            done = np.zeros(tq.size, dtype=bool)
             reached = np.zeros(tq.size)
             np.add.at(reached, pt, pm)
             done = (need > 0) & (np.abs(reached - need) <= 1e-9)
@@ -432,7 +419,6 @@ def propose(
                 pid_of[ti] = n_pts + np.arange(ti.size)
                 out_q.append(tq[ti])
                 out_goal.append(goals[ti])
-                out_t.append(ti)
                 out_k.append(pk[sel])
                 out_m.append(pm[sel])
                 out_pid.append(pid_of[pt[sel]])
@@ -456,10 +442,7 @@ def propose(
     pm_all = np.concatenate(out_m)
     pid_all = np.concatenate(out_pid)
     # each point: the sum of its hypercubes, per quantity
-    cnt = kp[pk_all + 1] - kp[pk_all]
-    rep = np.repeat(np.arange(pk_all.size), cnt)
-    offs = np.arange(rep.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    mem = kp[pk_all][rep] + offs
+    rep, mem = _members(kp, pk_all)
     key = pid_all[rep] * s.n_q + kq[mem]
     uk, inv = np.unique(key, return_inverse=True)
     val = np.bincount(inv.reshape(-1), weights=kc[mem] * pm_all[rep], minlength=uk.size)
@@ -473,15 +456,24 @@ def propose(
     return Points(np.concatenate(out_q), goal_all, ptr, uk % s.n_q, val)
 
 
+def _members(ptr: IntArray, which: IntArray) -> tuple[IntArray, IntArray]:
+    """The members of the CSR groups ``which`` (group ``g`` holds ``ptr[g]:ptr[g+1]``): per
+    member, the position in ``which`` of its group and its index."""
+    cnt = ptr[which + 1] - ptr[which]
+    rep = np.repeat(np.arange(which.size, dtype=np.int64), cnt)
+    offs = np.arange(rep.size, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return rep, ptr[which][rep] + offs
+
+
 def _greedy(
     kt: IntArray, kp: IntArray, kq: IntArray, kc: FloatArray, ents: IntArray,
     need: FloatArray, sign: float, truth: FloatArray, lb: FloatArray, ub: FloatArray,
-    avoid: IntArray | None, kcost: FloatArray,
+    avoid: IntArray | None,
 ) -> tuple[IntArray, FloatArray, IntArray]:  # fmt: skip
     """Sums of hypercubes moving each target by ``need`` (in direction ``sign``): per round,
     every target still short takes the hypercube that moves it furthest within every bound,
     given what its earlier hypercubes moved (at most 3 rounds: a 1-5 label spans 3 steps).
-    Among those that move it equally far, the cheapest (``kcost``), then the first.
+    Among those that move it equally far, the first.
     ``avoid`` (per target, entities): hypercubes moving one of them are not used. Returns
     (hypercube, step, target) triples."""
     n_q = truth.shape[0]
@@ -522,7 +514,7 @@ def _greedy(
         m_c = np.where(active, np.minimum(m_c, left[kt]), 0.0)
         m_c = np.maximum(m_c, 0.0)
         # per target the candidate that moves it furthest (the first one among equals)
-        o = np.lexsort((np.arange(kt.size), kcost, -m_c, kt))
+        o = np.lexsort((np.arange(kt.size), -m_c, kt))
         best = o[np.concatenate([[True], kt[o][1:] != kt[o][:-1]])]
         best = best[m_c[best] > 0]
         if best.size == 0:
@@ -533,10 +525,7 @@ def _greedy(
         pt.append(kt[best])
         left[kt[best]] -= step
         # accumulate what they move
-        c2 = cnt[best]
-        r2 = np.repeat(np.arange(best.size), c2)
-        o2 = np.arange(r2.size) - np.repeat(np.cumsum(c2) - c2, c2)
-        mem = kp[best][r2] + o2
+        r2, mem = _members(kp, best)
         nk = kt[best][r2] * n_q + kq[mem]
         nv = kc[mem] * sign * step[r2]
         allk = np.concatenate([acc_k, nk])
@@ -577,10 +566,7 @@ def check(
     o = np.argsort(q, kind="stable")
     rq, qq, cq = rel[o], q[o], coef[o]
     qptr = np.searchsorted(qq, np.arange(s.n_q + 1))
-    cnt = qptr[idx + 1] - qptr[idx]
-    rep = np.repeat(np.arange(idx.size, dtype=np.int64), cnt)
-    offs = np.arange(rep.size, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    mem = qptr[idx][rep] + offs
+    rep, mem = _members(qptr, idx)
     key = pid[rep] * max(s.n_rel, 1) + rq[mem]
     uk, inv = np.unique(key, return_inverse=True)
     res = np.bincount(inv.reshape(-1), weights=cq[mem] * dev[rep], minlength=uk.size)
