@@ -1,4 +1,4 @@
-"""Hypercube witnesses: tables the attacker cannot exclude, built from moves of people.
+"""Structured witnesses: tables the attacker cannot exclude, built from moves of people.
 
 The audit proves that a masked cell can take a value ``g`` by exhibiting a *witness*: a
 table that agrees with everything published and with every label, satisfies every additive
@@ -36,11 +36,18 @@ its structure, every bound) before it uses it, so a wrong proposal can cost a wi
 soundness. For the officials: a witness that leaves an entity's cells untouched serves that
 entity's official (he knows no more than his own cells); two witnesses with disjoint
 partners serve every official.
+
+A withheld entity's size is not published, so its cells can also move with whole persons:
+:func:`transfers` moves people between it and the other entities of its domain, in every
+breakdown's row they count in (with a third entity changing rows, or two persons of
+different origins exchanged, where no partner holds the target's row and origin).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -58,6 +65,10 @@ from ._cells import (
     Units,
 )
 from .tabulate import VARIABLES
+
+#: transfers a person-transfer witness adds up at most (the rarest cells need one person
+#: from each of several entities)
+TRANSFER_ROUNDS = 8
 
 #: candidates handled at once (memory: about 60 cells of 8 arrays per candidate)
 CHUNK = 40_000
@@ -77,6 +88,24 @@ class Points:
     @property
     def n(self) -> int:
         return int(self.q.shape[0])
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A target of :func:`transfers` and one of its goals: its entity ``w`` and domain
+    ``dw`` (indices into the dense arrays), the direction and the persons to move, its
+    breakdown row (``forced``: group, row), the origin combinations and exchanges that move
+    its column, the entities of its domain and the movers (those, then the other domains')."""
+
+    w: int
+    dw: int
+    sign: float
+    need: float
+    forced: tuple[int, int]
+    allowed: BoolArray
+    x_allowed: BoolArray
+    mates: IntArray
+    movers: IntArray
 
 
 #: a column of a move: (definition, origin, coefficient); definition None: the target's
@@ -573,3 +602,434 @@ def check(
     off = np.abs(res) > 1e-6
     ok[uk[off] // max(s.n_rel, 1)] = False
     return ok
+
+
+def transfers(
+    view: pa.Table,
+    s: Structure,
+    units: Units,
+    hidden: BoolArray,
+    truth: FloatArray,
+    lb: FloatArray,
+    ub: FloatArray,
+    tq: IntArray,
+    goal_lo: FloatArray,
+    goal_hi: FloatArray,
+) -> Points:
+    """*Person transfers* for targets of entity cells (a withheld entity's, whose size is not
+    published): people move between the target's entity ``w`` and a partner ``p`` of the
+    same policy domain (the domain and the administration do not move), each with one
+    origin per definition and, in every breakdown the entities have, one row. A person
+    counts in one row of each single-variable breakdown and in the ``total`` breakdown, in
+    the ``total`` column and in his origin's column of every definition: every relation
+    holds, and without an ``all`` table each breakdown's row can be chosen on its own (with
+    one, the rows must make a combination row: not served). The target's own breakdown row
+    and column are fixed by the target; every other row is the one with the most room in
+    both units. Three kinds of step:
+
+    - the *transfer*: a person of the target's row and column comes from ``p``;
+    - the transfer *with a mover*: the person leaves ``p`` from another row ``v2`` of the
+      target's variable, and a third entity (the *mover*) has a person of the same origins
+      go from the target's row to ``v2`` (its rows of that breakdown only); a mover of
+      another domain moves both domains' two rows too;
+    - the *exchange*: ``w`` and ``p`` swap a person of the target's origin for one of
+      another origin, in the same rows (origin columns only; not for a ``total`` cell).
+
+    A witness adds up at most :data:`TRANSFER_ROUNDS` steps, each the one that goes
+    furthest within every bound (transfers first, then movers of the target's domain,
+    others', exchanges; among equals the first). Per target and goal: a first witness and,
+    for each entity it moves, one that leaves that entity alone, so that every official
+    has one he cannot exclude. Only proposals: the audit checks each (:func:`check`)."""
+    coder = s.coder
+    mult = coder.mult
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty = Points(empty_i, np.zeros(0), np.zeros(1, np.int64), empty_i, np.zeros(0))
+    if tq.size == 0:
+        return empty
+    d = coder.digits(view)
+    n_rows = view.num_rows
+    q_row = np.full(s.n_q, -1, dtype=np.int64)
+    q_row[s.qid[::-1]] = np.arange(n_rows, dtype=np.int64)[::-1]
+    order = np.argsort(s.rcode, kind="stable")
+    sorted_codes = s.rcode[order]
+    ent_rows = d["scope"] == coder.code("scope", "entity")
+    bd_present = set(np.unique(d["breakdown"][ent_rows]).tolist())
+    bd_total = coder.code("breakdown", "total")
+    if bd_total not in bd_present or coder.code("breakdown", "all") in bd_present:
+        return empty
+    # the rows a person counts in: the total row, then one row per category of each
+    # variable whose breakdown the entities have; ``groups``: the rows of each breakdown
+    row_off = [bd_total * mult["breakdown"]]
+    groups: list[IntArray] = [np.zeros(1, dtype=np.int64)]
+    group_of_var: dict[int, int] = {}
+    for j, x in enumerate(VARIABLES):
+        b = coder.code("breakdown", x)
+        if b not in bd_present:
+            continue
+        first = len(row_off)
+        for v in range(1, len(coder.values[x]) + 1):
+            row_off.append(b * mult["breakdown"] + v * mult[x])
+        group_of_var[j] = len(groups)
+        groups.append(np.arange(first, len(row_off), dtype=np.int64))
+    # the columns: `total` (one quantity for every definition), then each definition's
+    # origins
+    dvals = coder.values["definition"]
+    ovals = coder.values["origin"]
+    leaves = [o for o in (*ORIGIN_PARTS, *UNKNOWN_PARTS) if o != "unknown" and o in ovals]
+    has_unknown = "unknown" in ovals
+    if not dvals or not leaves:
+        return empty
+    col_off = [coder.code("definition", dvals[0]) * mult["definition"]
+               + coder.code("origin", "total") * mult["origin"]]  # fmt: skip
+    col_at: dict[tuple[int, str], int] = {}
+    for di, dname in enumerate(dvals):
+        for o in ovals:
+            if o == "total":
+                continue
+            col_at[(di, o)] = len(col_off)
+            col_off.append(
+                coder.code("definition", dname) * mult["definition"]
+                + coder.code("origin", o) * mult["origin"]
+            )
+    n_col = len(col_off)
+    # origin combinations (one leaf per definition) and the columns a person of each counts in
+    combos = list(itertools.product(leaves, repeat=len(dvals)))
+    cmask = np.zeros((len(combos), n_col), dtype=bool)
+    cmask[:, 0] = True
+    for c, combo in enumerate(combos):
+        for di, o in enumerate(combo):
+            cmask[c, col_at[(di, o)]] = True
+            if o in UNKNOWN_PARTS and has_unknown:
+                cmask[c, col_at[(di, "unknown")]] = True
+    combo_arr = np.array(combos, dtype=object).reshape(len(combos), len(dvals))
+    # exchanges: a person of combination cy comes, one of cx leaves, in the same rows: the
+    # columns of cy only gain, those of cx only lose (`total` and shared ones do not move)
+    xpairs = [(cy, cx) for cy in range(len(combos)) for cx in range(len(combos)) if cy != cx]
+    x_in = np.array([cmask[cy] & ~cmask[cx] for cy, cx in xpairs], dtype=bool)
+    x_out = np.array([cmask[cx] & ~cmask[cy] for cy, cx in xpairs], dtype=bool)
+
+    # every entity's and policy domain's quantities, rows x columns (-1: absent), and the
+    # room of each to move
+    ent_units = np.nonzero((units.level == LEVEL_ENTITY) | (units.level == LEVEL_DOMAIN))[0]
+    e_index = np.full(units.n_units, -1, dtype=np.int64)
+    e_index[ent_units] = np.arange(ent_units.size)
+    is_ent = units.level[ent_units] == LEVEL_ENTITY
+    u_row = np.full(units.n_units, -1, dtype=np.int64)
+    row_unit = units.q_unit[s.qid]
+    u_row[row_unit[::-1]] = np.arange(n_rows, dtype=np.int64)[::-1]
+    er = np.maximum(u_row[ent_units], 0)
+    base = (
+        d["year"][er] * mult["year"] + d["scope"][er] * mult["scope"]
+        + d["policy_domain"][er] * mult["policy_domain"] + d["entity"][er] * mult["entity"]
+    )  # fmt: skip
+    code = (
+        base[:, None, None]
+        + np.array(row_off, dtype=np.int64)[None, :, None]
+        + np.array(col_off, dtype=np.int64)[None, None, :]
+    )
+    pos = np.minimum(np.searchsorted(sorted_codes, code), sorted_codes.size - 1)
+    qd = np.where(sorted_codes[pos] == code, s.qid[order[pos]], -1)
+    qd = np.where((u_row[ent_units] >= 0)[:, None, None], qd, -1)
+    qs = np.maximum(qd, 0)
+    movable = (qd >= 0) & hidden[qs]
+    room_up = np.where(movable, np.maximum(ub[qs] - truth[qs], 0.0), 0.0)
+    room_dn = np.where(movable, np.maximum(truth[qs] - lb[qs], 0.0), 0.0)
+
+    orig_name = {coder.code("origin", o): o for o in ovals}
+    var_bd = {coder.code("breakdown", x): j for j, x in enumerate(VARIABLES)}
+
+    def mates_of(w: int) -> tuple[IntArray, IntArray]:
+        """The other entities of ``w``'s domain, and the entities of the other domains of
+        its year."""
+        u = int(ent_units[w])
+        dom = units.domain[ent_units]
+        yr = units.year[ent_units] == units.year[u]
+        m = np.nonzero(is_ent & (dom == units.domain[u]) & (ent_units != u))[0]
+        f = np.nonzero(is_ent & yr & (dom != units.domain[u]))[0]
+        return m.astype(np.int64), f.astype(np.int64)
+
+    def cmin(room: FloatArray) -> FloatArray:
+        """Per row and origin combination: the least room of the combination's columns."""
+        out: FloatArray = np.where(cmask, room[..., None, :], np.inf).min(axis=-1)
+        return out
+
+    def xmin(gain: FloatArray, lose: FloatArray) -> FloatArray:
+        """Per row and exchange: the least room of the columns that gain and that lose."""
+        a = np.where(x_in, gain[..., None, :], np.inf).min(axis=-1)
+        b = np.where(x_out, lose[..., None, :], np.inf).min(axis=-1)
+        out: FloatArray = np.minimum(a, b)
+        return out
+
+    def rooms(
+        w: int, sign: float, up: FloatArray, dn: FloatArray, mates: IntArray, movers: IntArray
+    ) -> tuple[FloatArray, ...]:
+        """Per (row, combination): persons that can come into ``w`` and into and out of its
+        domain; per (mate, row, combination) that can leave a mate; per (mover, row,
+        combination) that can come into and leave a mover, and its domain when it is
+        another (inf for a mate); per (row, exchange) and (mate, row, exchange) the
+        persons ``w`` and a mate can exchange. For ``sign`` +; the other way round for -."""
+        into, out_of = (up, dn) if sign > 0 else (dn, up)
+        dw = int(e_index[units.domain[ent_units[w]]])
+        dm = e_index[units.domain[ent_units[movers]]]
+        far = (dm != dw)[:, None, None]
+        return (
+            cmin(into[w]), cmin(out_of[mates]), cmin(into[movers]), cmin(out_of[movers]),
+            cmin(into[dw]), cmin(out_of[dw]),
+            np.where(far, cmin(into[dm]), np.inf), np.where(far, cmin(out_of[dm]), np.inf),
+            xmin(into[w], out_of[w]), xmin(out_of[mates], into[mates]),
+        )  # fmt: skip
+
+    def refresh(
+        rm: tuple[FloatArray, ...], tgt: _Target, up: FloatArray, dn: FloatArray,
+        changed: set[int],
+    ) -> tuple[FloatArray, ...]:  # fmt: skip
+        """:func:`rooms` after a step that moved the units ``changed``: their parts only
+        (the arrays copied, not changed in place: the first round's are cached)."""
+        into, out_of = (up, dn) if tgt.sign > 0 else (dn, up)
+        out = list(rm)
+        dm = e_index[units.domain[ent_units[tgt.movers]]]
+        far = dm != tgt.dw
+
+        def put(k: int, idx: Any, val: FloatArray) -> None:
+            if out[k] is rm[k]:
+                out[k] = rm[k].copy()
+            out[k][idx] = val
+
+        for e in sorted(changed):
+            if e == tgt.w:
+                put(0, slice(None), cmin(into[e]))
+                put(8, slice(None), xmin(into[e], out_of[e]))
+            if e == tgt.dw:
+                put(4, slice(None), cmin(into[e]))
+                put(5, slice(None), cmin(out_of[e]))
+            j = np.nonzero(tgt.mates == e)[0]
+            if j.size:
+                put(1, j, cmin(out_of[e])[None])
+                put(9, j, xmin(out_of[e], into[e])[None])
+            k = np.nonzero(tgt.movers == e)[0]
+            if k.size:
+                put(2, k, cmin(into[e])[None])
+                put(3, k, cmin(out_of[e])[None])
+            k = np.nonzero(far & (dm == e))[0]
+            if k.size:
+                put(6, k, cmin(into[e])[None])
+                put(7, k, cmin(out_of[e])[None])
+        return tuple(out)
+
+    def choose(
+        rm: tuple[FloatArray, ...], n_mates: int, forced: tuple[int, int],
+        allowed: BoolArray, x_allowed: BoolArray, skip: BoolArray, skip_mv: BoolArray,
+        left: float,
+    ) -> tuple[int, int, int, int, list[int], float] | None:  # fmt: skip
+        """The transfer that goes furthest: (source mate, row of the target's variable it
+        leaves from (-2: an exchange), mover that moves between that row and the target's
+        (-1: none), origin combination (or exchange), rows, persons). Movers of the target's
+        domain first: one of another domain moves both domains' rows too, and is taken only
+        when it goes further; then exchanges, taken only when they go further still."""
+        cw, co, ci_m, co_m, ci_d, co_d, ci_d2, co_d2, xw, xp = rm
+        pair = np.minimum(cw[None], co)  # (mates, rows, combinations)
+        steps: list[FloatArray] = []
+        rows_of: list[IntArray] = []
+        for g, g_rows in enumerate(groups):
+            if g == forced[0]:
+                continue
+            blk = pair[:, g_rows, :]
+            steps.append(blk.max(axis=1))
+            rows_of.append(g_rows[blk.argmax(axis=1)])
+        other = np.minimum.reduce(steps) if steps else np.full(pair[:, 0, :].shape, np.inf)
+        ok = allowed[None, :] & ~skip[:, None]
+        rt = forced[1]
+        plain = np.where(ok, np.floor(np.minimum(other, pair[:, rt, :]) + 1e-9), 0.0)
+        best: tuple[float, int, tuple[int, int, int]] = (float(plain.max()), -1, (0, 0, 0))
+        # the source leaves from another row v2 of the target's variable; a mover moves a
+        # person of the same origins from the target's row to v2 (rows only)
+        n_mv = skip_mv.size
+        same = np.zeros((skip.size, n_mv), dtype=bool)
+        same[:, :n_mates] = np.eye(skip.size, n_mates, dtype=bool)
+        if forced[0] > 0:
+            for v2 in groups[forced[0]].tolist():
+                if v2 == rt:
+                    continue
+                src = np.minimum(np.minimum(other, cw[rt][None, :]), co[:, v2, :])
+                # (movers, combinations); a mover of another domain moves both domains
+                mover = np.minimum.reduce(
+                    [ci_m[:, v2, :], co_m[:, rt, :], ci_d2[:, v2, :], co_d2[:, rt, :]]
+                )  # fmt: skip
+                mover[n_mates:] = np.minimum(
+                    mover[n_mates:], np.minimum(ci_d[rt], co_d[v2])[None, :]
+                )  # fmt: skip
+                val = np.minimum(src[:, None, :], mover[None, :, :])
+                val = np.where(
+                    ok[:, None, :] & ~skip_mv[None, :, None] & ~same[:, :, None],
+                    np.floor(val + 1e-9), 0.0,
+                )  # fmt: skip
+                for lo_m, hi_m in ((0, n_mates), (n_mates, n_mv)):
+                    if hi_m <= lo_m:
+                        continue
+                    part = val[:, lo_m:hi_m, :]
+                    m_v = float(part.max())
+                    if m_v > best[0]:
+                        p_, p2_, c_ = np.unravel_index(int(np.argmax(part)), part.shape)
+                        best = (m_v, v2, (int(p_), int(p2_) + lo_m, int(c_)))
+        rows_x: list[IntArray] = []
+        if x_allowed.any():
+            pairx = np.minimum(xw[None], xp)  # (mates, rows, exchanges)
+            steps_x: list[FloatArray] = []
+            for g, g_rows in enumerate(groups):
+                blk = pairx[:, [rt] if g == forced[0] else g_rows, :]
+                steps_x.append(blk.max(axis=1))
+                rows_x.append((np.array([rt]) if g == forced[0] else g_rows)[blk.argmax(axis=1)])
+            val_x = np.minimum.reduce(steps_x)
+            val_x = np.where(x_allowed[None, :] & ~skip[:, None], np.floor(val_x + 1e-9), 0.0)
+            if float(val_x.max()) > best[0]:
+                p_, k_ = np.unravel_index(int(np.argmax(val_x)), val_x.shape)
+                best = (float(val_x.max()), -2, (int(p_), -1, int(k_)))
+        if best[0] <= 0:
+            return None
+        m = float(min(best[0], left))
+        n_c = allowed.size
+        if best[1] == -2:
+            p, _, k_x = best[2]
+            return p, -2, -1, k_x, [int(r[p, k_x]) for r in rows_x], m
+        if best[1] < 0:
+            p, c = divmod(int(np.argmax(plain)), n_c)
+            p2, v2 = -1, rt
+        else:
+            v2 = best[1]
+            p, p2, c = best[2]
+        rows = [0] * len(groups)
+        k = 0
+        for g in range(len(groups)):
+            if g == forced[0]:
+                rows[g] = rt
+            else:
+                rows[g] = int(rows_of[k][p, c])
+                k += 1
+        return p, v2, p2, c, rows, m
+
+    cache: dict[tuple[int, float], tuple[FloatArray, ...]] = {}
+
+    def witness(tgt: _Target, used: BoolArray) -> tuple[dict[int, float], list[int]] | None:
+        """At most TRANSFER_ROUNDS transfers, each the one that goes furthest, moving none of the
+        entities ``used``: the quantities moved and the entities moved (None: the goal is
+        out of reach)."""
+        w, sign, forced = tgt.w, tgt.sign, tgt.forced
+        up, dn = room_up, room_dn
+        left = tgt.need
+        dev: dict[int, float] = {}
+        partners: list[int] = []
+        if (w, sign) not in cache:
+            cache[(w, sign)] = rooms(w, sign, up, dn, tgt.mates, tgt.movers)
+        rm = cache[(w, sign)]
+        for _ in range(TRANSFER_ROUNDS):
+            got = choose(
+                rm, tgt.mates.size, forced, tgt.allowed, tgt.x_allowed, used[tgt.mates],
+                used[tgt.movers], left,
+            )  # fmt: skip
+            if got is None:
+                return None
+            p, v2, p2, c, rows, m = got
+            pe = int(tgt.mates[p])
+            partners.append(pe)
+            moves: list[tuple[int, list[int], float, IntArray]]
+            if v2 == -2:
+                # an exchange: the same rows, origin columns only
+                gain, lose = np.nonzero(x_in[c])[0], np.nonzero(x_out[c])[0]
+                moves = [(w, rows, sign, gain), (w, rows, -sign, lose),
+                         (pe, rows, -sign, gain), (pe, rows, sign, lose)]  # fmt: skip
+            else:
+                cols = np.nonzero(cmask[c])[0]
+                rt = rows[forced[0]]
+                src_rows = [v2 if gi == forced[0] else rv for gi, rv in enumerate(rows)]
+                moves = [(w, rows, sign, cols), (pe, src_rows, -sign, cols)]
+                if p2 >= 0:
+                    e2 = int(tgt.movers[p2])
+                    partners.append(e2)
+                    moves += [(e2, [v2], sign, cols), (e2, [rt], -sign, cols)]
+                    d2 = int(e_index[units.domain[ent_units[e2]]])
+                    if d2 != tgt.dw:
+                        # the mover's domain and the target's move too
+                        moves += [(tgt.dw, [rt], sign, cols), (tgt.dw, [v2], -sign, cols),
+                                  (d2, [v2], sign, cols), (d2, [rt], -sign, cols)]  # fmt: skip
+            up, dn = up.copy(), dn.copy()
+            for e, rws, sg, cls in moves:
+                rr = np.repeat(np.array(rws, dtype=np.int64), cls.size)
+                cc = np.tile(cls, len(rws))
+                for qq in qd[e, rr, cc].tolist():
+                    dev[qq] = dev.get(qq, 0.0) + sg * m
+                up[e, rr, cc] -= sg * m
+                dn[e, rr, cc] += sg * m
+            left -= m
+            if left <= 1e-9:
+                return dev, partners
+            rm = refresh(rm, tgt, up, dn, {e for e, _, _, _ in moves})
+        return None
+
+    out_q: list[int] = []
+    out_goal: list[float] = []
+    out_idx: list[IntArray] = []
+    out_dev: list[FloatArray] = []
+    for i, q in enumerate(tq.tolist()):
+        r = int(q_row[q])
+        u = int(units.q_unit[q])
+        if r < 0 or units.level[u] != LEVEL_ENTITY:
+            continue
+        w = int(e_index[u])
+        bd = int(d["breakdown"][r])
+        if bd == bd_total:
+            forced = (0, 0)
+        elif bd in var_bd and var_bd[bd] in group_of_var:
+            j = var_bd[bd]
+            g = group_of_var[j]
+            forced = (g, int(groups[g][int(d[VARIABLES[j]][r]) - 1]))
+        else:
+            continue
+        oname = orig_name.get(int(d["origin"][r]))
+        di = int(d["definition"][r]) - 1
+        if oname is None or di < 0:
+            continue
+        if oname == "total":
+            allowed = np.ones(len(combos), dtype=bool)
+            x_allowed = np.zeros(len(xpairs), dtype=bool)  # an exchange keeps the total
+        else:
+            if oname == "unknown":
+                allowed = np.isin(combo_arr[:, di], list(UNKNOWN_PARTS))
+            else:
+                allowed = combo_arr[:, di] == oname
+            x_allowed = x_in[:, col_at[(di, oname)]]
+        mates, far = mates_of(w)
+        if mates.size == 0:
+            continue
+        movers = np.concatenate([mates, far])
+        dw = int(e_index[units.domain[ent_units[w]]])
+        for goal in (goal_hi[i], goal_lo[i]):
+            if np.isnan(goal) or abs(goal - truth[q]) <= 1e-9:
+                continue
+            sign = 1.0 if goal > truth[q] else -1.0
+            need = abs(goal - float(truth[q]))
+            tgt = _Target(w, dw, sign, need, forced, allowed, x_allowed, mates, movers)
+            # a first witness; then, for each entity it moves, one that leaves that entity
+            # alone (that entity's official cannot exclude it)
+            wit1 = witness(tgt, np.zeros(ent_units.size, dtype=bool))
+            if wit1 is None:
+                continue
+            found = [wit1]
+            for e in sorted(set(wit1[1])):
+                avoid = np.zeros(ent_units.size, dtype=bool)
+                avoid[e] = True
+                wit_e = witness(tgt, avoid)
+                if wit_e is not None and wit_e[0] not in [f[0] for f in found]:
+                    found.append(wit_e)
+            for dev, _ in found:
+                keys = np.array(sorted(k for k, v in dev.items() if abs(v) > 1e-12), dtype=np.int64)
+                out_q.append(q)
+                out_goal.append(float(goal))
+                out_idx.append(keys)
+                out_dev.append(np.array([dev[int(k)] for k in keys.tolist()]))
+    if not out_q:
+        return empty
+    ptr = np.concatenate([[0], np.cumsum([a.size for a in out_idx])]).astype(np.int64)
+    return Points(
+        np.array(out_q, dtype=np.int64), np.array(out_goal), ptr, np.concatenate(out_idx),
+        np.concatenate(out_dev),
+    )  # fmt: skip

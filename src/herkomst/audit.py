@@ -1809,36 +1809,62 @@ class _WitnessLP:
     def hypercubes(
         self, view: pa.Table, tq: IntArray, kind: IntArray, cap: FloatArray,
         floor: FloatArray, smin: float, smax: float,
-    ) -> tuple[BoolArray, dict[str, int]]:  # fmt: skip
-        """Hypercube witnesses (:mod:`herkomst._hypercubes`) for the 1-5 targets ``tq`` at
-        both ends of their requirement (the labels narrowed by ``cap``/``floor``), checked
-        here (:func:`herkomst._hypercubes.check`: every relation, every bound) and kept as
-        witnesses. Returns which targets they certify for the public and every official
-        (each end reached by witnesses whose entities, the target's own aside, have none in
-        common), with counts."""
+    ) -> tuple[BoolArray, FloatArray, FloatArray, dict[str, int]]:  # fmt: skip
+        """Structured witnesses (:mod:`herkomst._hypercubes`: hypercubes, then person
+        transfers) for the 1-5 targets ``tq`` at both ends of their requirement (the labels
+        narrowed by ``cap``/``floor``) and for the withheld entities' targets at the goals
+        of :meth:`certify`, checked here (:func:`herkomst._hypercubes.check`: every
+        relation, every bound) and kept as witnesses. Returns which targets they certify
+        for the public and every official (each goal reached by witnesses whose entities,
+        the target's own aside, have none in common), the interval they prove (an inner
+        bound), and counts."""
         r_lo = np.maximum(smin, floor[tq])
         r_hi = np.minimum(smax, cap[tq])
         v = self.truth[tq]
         small = (kind == 0) & (r_lo < r_hi)
         goal_lo = np.where(small & (np.abs(r_lo - v) > EPS), r_lo, np.nan)
         goal_hi = np.where(small & (np.abs(r_hi - v) > EPS), r_hi, np.nan)
-        covered = self._covered(tq, goal_lo, goal_hi)
-        todo = small & ~covered
-        info = {"proposed": 0, "checked": 0, "certified": 0}
-        if todo.any():
-            pts = _hypercubes.propose(
+        # a withheld entity's cell: the goals of :meth:`certify` (both ends of the 1-5 range
+        # unless known to be at least 5; else, or when they are the truth, one other value)
+        u = self.units
+        wh = (kind == 1) & (cap[tq] > 0) & (u.level[u.q_unit[tq]] == LEVEL_ENTITY)
+        big = floor[tq] >= smax + 1
+        ends = np.stack([np.where(big, np.nan, r_hi), np.where(big, np.nan, r_lo)], axis=1)
+        ends = np.where(np.abs(ends - v[:, None]) > EPS, ends, np.nan)
+        nxt = np.where(v - 1.0 >= self.lb[tq] - EPS, v - 1.0, v + 1.0)
+        none = np.isnan(ends).all(axis=1)
+        ends[:, 0] = np.where(none, nxt, ends[:, 0])
+        below = np.where(ends < v[:, None], ends, np.nan)
+        above = np.where(ends > v[:, None], ends, np.nan)
+        w_lo = np.fmin.reduce(below, axis=1)  # NaN where neither end is below
+        w_hi = np.fmax.reduce(above, axis=1)
+        goal_lo = np.where(wh, w_lo, goal_lo)
+        goal_hi = np.where(wh, w_hi, goal_hi)
+        want = small | wh
+        info = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}
+        for family in (_hypercubes.propose, _hypercubes.transfers):
+            todo = want & ~self._covered(tq, goal_lo, goal_hi)
+            if family is _hypercubes.transfers:
+                todo &= wh
+            if not todo.any():
+                continue
+            pts = family(
                 view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub, tq[todo],
                 goal_lo[todo], goal_hi[todo],
             )  # fmt: skip
             ok = _hypercubes.check(self.s, self.hidden, self.truth, self.lb, self.ub, pts)
-            info["proposed"], info["checked"] = pts.n, int(ok.sum())
+            info["proposed"] += pts.n
+            info["checked"] += int(ok.sum())
+            if family is _hypercubes.transfers:
+                info["transfers"] = int(ok.sum())
             for j in np.nonzero(ok)[0].tolist():
                 idx = pts.idx[pts.ptr[j] : pts.ptr[j + 1]]
                 self._keep(int(pts.q[j]), float(pts.goal[j]), self._touched(idx))
-            covered = self._covered(tq, goal_lo, goal_hi)
-        pre = small & covered
+        pre = want & self._covered(tq, goal_lo, goal_hi)
+        lo = np.fmin(v, np.fmin(goal_lo, goal_hi))
+        hi = np.fmax(v, np.fmax(goal_lo, goal_hi))
         info["certified"] = int(pre.sum())
-        return pre, info
+        return pre, lo, hi, info
 
     def _covered(self, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -> BoolArray:
         """Per target, whether kept witnesses reach each goal (NaN: none) for the public and
@@ -1946,9 +1972,10 @@ def _audit_blocks(
     # certify for the public and every official needs no block
     wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
     pre = np.zeros(tq.shape[0], dtype=bool)
-    hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0}
+    pre_lo = pre_hi = np.zeros(tq.shape[0])
+    hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}
     if wit is not None:
-        pre, hyper = wit.hypercubes(view, tq, kind, cap, floor, smin, smax)
+        pre, pre_lo, pre_hi, hyper = wit.hypercubes(view, tq, kind, cap, floor, smin, smax)
     ev = _block_evaluate(
         s, base, truth, rules, tq, kind, cap, floor, relaxable, units, stats, cache=round_cache,
         skip=pre,
@@ -1979,9 +2006,9 @@ def _audit_blocks(
             pub_ok[i] = ins_ok[i] = True
             continue
         if pre[i]:
-            # witnessed at both ends of the requirement: the interval holds them
+            # witnessed at every goal of the requirement: the interval holds them
             pub_ok[i] = ins_ok[i] = True
-            best_lo[i], best_hi[i] = r_lo[i], r_hi[i]
+            best_lo[i], best_hi[i] = pre_lo[i], pre_hi[i]
             continue
         passing = [b for b in hb if res_ok.get((i, b), False)]
         evaluated = [b for b in hb if (i, b) in res_lo]
@@ -2107,6 +2134,7 @@ def _audit_blocks(
         "hypercubes_proposed": hyper["proposed"],
         "hypercubes_checked": hyper["checked"],
         "hypercube_certified": hyper["certified"],
+        "transfers_checked": hyper["transfers"],
         "seconds_blocks": round(time.perf_counter() - t0, 3),
     }
     return parts, summaries, restrict, info, ends
