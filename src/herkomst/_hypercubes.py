@@ -232,6 +232,7 @@ def propose(
     c_s: list[FloatArray] = []  # (n, 4) unit signs
     move_list: list[list[tuple[int, int, float]]] = []
     move_id: dict[tuple[tuple[int, int, float], ...], int] = {}
+    mv_of: dict[tuple[str, str], list[int]] = {}  # the moves of each (definition, origin)
 
     def mid(vec: list[Column], dfn: str) -> int:
         key = tuple(
@@ -320,7 +321,9 @@ def propose(
         pu, pj = np.nonzero(ok_pair)
         if pu.size == 0:
             continue
-        mv = [mid(vec, dname) for vec in moves[(dname, oname)]]
+        if (dname, oname) not in mv_of:
+            mv_of[(dname, oname)] = [mid(vec, dname) for vec in moves[(dname, oname)]]
+        mv = mv_of[(dname, oname)]
         nm = len(mv)
         jv_a = np.array([(j, v2) for j, v2, _ in jv], dtype=np.int64)
         n_c = pu.size * nm
