@@ -521,30 +521,42 @@ class _Repair:
         bd = breakdown_of(st.view, s)
         self.in_total: BoolArray = bd == -1
         self.breakdown_of: IntArray = np.where(bd >= 0, bd, -1)
-        self.subs: dict[int, _SubLP] = {}
+        self.subs: dict[tuple[int, int], _SubLP] = {}
+        # per quantity the unit of its policy domain (-1: the administration's)
+        units = build_units(st.view, s)
+        self.domain_of: IntArray = units.domain[units.q_unit]
         self.sub_solves = 0
         self.sub_seconds = 0.0
 
     def free_point(self, target: int, goal: float, fixed: BoolArray) -> bool:
         """A point that hides nothing (the goal is already within reach), looked for first
-        over the target's breakdown and the ``total`` breakdown alone (every other quantity
-        held at the truth: such a point is a point of the whole release, and the LP is a
-        fraction of its size). Sets ``moved``/``delta`` when found."""
-        bd = self.breakdown_of[target]
-        if bd < 0:
-            return False
-        sub = self.subs.get(bd)
-        if sub is None:
-            sub = _SubLP(self.st, self.bd_mask(bd))
-            self.subs[bd] = sub
-        t0 = time.perf_counter()
-        got = sub.solve(target, goal, fixed)
-        self.sub_solves += 1
-        self.sub_seconds += time.perf_counter() - t0
-        if got is None:
-            return False
-        self.moved, self.delta = got
-        return True
+        over the target's breakdown and the ``total`` breakdown alone, then over those with
+        every breakdown of the target's policy domain (every other quantity held at the
+        truth: such a point is a point of the whole release, and the LP is a fraction of its
+        size; the second holds the persons a withheld entity's cell needs from its domain's
+        other entities, with their rows of the target's breakdown in other domains). Sets
+        ``moved``/``delta`` when found."""
+        bd = int(self.breakdown_of[target])
+        keys: list[tuple[int, int]] = [(bd, -1)] if bd >= 0 else []
+        dom = int(self.domain_of[target])
+        if dom >= 0 and (bd >= 0 or self.in_total[target]):
+            keys.append((bd, dom))
+        for key in keys:
+            sub = self.subs.get(key)
+            if sub is None:
+                inside = self.bd_mask(key[0]) if key[0] >= 0 else self.in_total.copy()
+                if key[1] >= 0:
+                    inside |= self.domain_of == key[1]
+                sub = _SubLP(self.st, inside)
+                self.subs[key] = sub
+            t0 = time.perf_counter()
+            got = sub.solve(target, goal, fixed)
+            self.sub_solves += 1
+            self.sub_seconds += time.perf_counter() - t0
+            if got is not None:
+                self.moved, self.delta = got
+                return True
+        return False
 
     def bd_mask(self, bd: int) -> BoolArray:
         """The quantities of breakdown ``bd`` and of the ``total`` breakdown."""
