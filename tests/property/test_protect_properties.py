@@ -397,3 +397,43 @@ def test_transfer_witnesses_never_pass_what_the_global_audit_fails() -> None:
     infos = _weakened_block_audits(0, (0.1,), 3, cells)
     assert all(i["hypercubes_checked"] == i["hypercubes_proposed"] for i in infos)
     assert sum(i["transfers_checked"] for i in infos) > 0
+
+
+def test_repair_domain_tier_points_are_points_of_the_whole_release() -> None:
+    """The repair's free points over the target's breakdown and its policy domain's
+    breakdowns (every other quantity at the truth) are points of the whole release: checked
+    against every relation and bound by the audit's check, and the whole-release LP hides
+    nothing for the same goal. On withheld entities' cells some are found only there."""
+    from herkomst._hypercubes import Points, check
+    from herkomst.protect import _W, KEY_COLUMNS, _build_state, _protect_blocks, _Repair
+    from herkomst.protect import _withheld as withheld_of
+
+    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
+    persons = random_persons(
+        random.Random(5), 300, entities, weights=[10, 8, 8, 1, 1, 1, 1, 1, 1]
+    )  # fmt: skip
+    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
+    cells = cells.sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    state = _build_state(cells, AUTH.public, withheld_of(cells, AUTH.public), None)
+    _protect_blocks(state, 40)
+    repair = _Repair(state)
+    none = np.zeros(state.s.n_q, dtype=bool)
+    hidden = state.cls > 0
+    found = by_domain = 0
+    for q in np.nonzero(state.cls == _W)[0].tolist()[:60]:
+        goal = float(state.v[q] + 1)
+        if not repair.free_point(q, goal, none):
+            continue
+        found += 1
+        bd = int(repair.breakdown_of[q])
+        inside = repair.bd_mask(bd) if bd >= 0 else repair.in_total
+        by_domain += int((~inside[repair.moved]).any())  # moves other breakdowns' cells
+        pts = Points(
+            np.array([q]), np.array([goal]), np.array([0, repair.moved.size]),
+            repair.moved, repair.delta,
+        )  # fmt: skip
+        assert check(state.s, hidden, state.v, state.lb, state.ub, pts).all()
+        pick = repair.solve(q, goal, none)
+        assert pick is not None
+        assert pick.size == 0
+    assert found > by_domain > 0  # both tiers found points
