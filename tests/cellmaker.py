@@ -143,3 +143,17 @@ def random_persons(
             p.update(fixed)
         out.append(p)
     return out
+
+
+def sex_origin_people(entity: str, counts: Mapping[tuple[str, str], int]) -> list[dict[str, Any]]:
+    """``counts[(sex, origin)]`` persons of ``entity`` (policy domain D1, 2023, origin in
+    the eu15 definition), every other variable the same for all: hand-worked releases."""
+    out = []
+    for (sex, origin), n in counts.items():
+        for _ in range(n):
+            p = {"year": 2023, "policy_domain": "D1", "entity": entity, "origin_eu15": origin}
+            p.update(
+                sex=sex, age_class="25-34", level="A", position="statutory", regime="full_time"
+            )
+            out.append(p)
+    return out

@@ -14,22 +14,7 @@ import numpy as np
 from herkomst._cells import build_structure, build_units
 from herkomst._hypercubes import Points, check, propose
 
-from ..cellmaker import make_cells
-
-
-def _people(entity: str, counts: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
-    """``counts[(sex, origin)]`` persons of ``entity`` (policy domain D1), every other
-    variable the same for all."""
-    out = []
-    for (sex, origin), n in counts.items():
-        for _ in range(n):
-            p = {"year": 2023, "policy_domain": "D1", "entity": entity, "origin_eu15": origin}
-            p.update(
-                sex=sex, age_class="25-34", level="A", position="statutory", regime="full_time"
-            )
-            out.append(p)
-    return out
-
+from ..cellmaker import make_cells, sex_origin_people
 
 E1 = {("F", "outside"): 2, ("F", "inside"): 5, ("M", "outside"): 6, ("M", "inside"): 7}
 E2 = {("F", "outside"): 6, ("F", "inside"): 5, ("M", "outside"): 6, ("M", "inside"): 5}
@@ -78,7 +63,10 @@ class _Release:
 
 
 def _release(hide: set[tuple[str, str, str]] | None = None) -> _Release:
-    return _Release(_people("E1", E1) + _people("E2", E2), set(CUBE) if hide is None else hide)
+    return _Release(
+        sex_origin_people("E1", E1) + sex_origin_people("E2", E2),
+        set(CUBE) if hide is None else hide,
+    )
 
 
 def test_the_hypercube_is_the_hand_worked_point() -> None:
@@ -137,7 +125,7 @@ def test_bounds_bind_and_steps_add_up() -> None:
     # three entities: E2 and E3 each give room for one step only
     e2 = {("F", "outside"): 1, ("F", "inside"): 5, ("M", "outside"): 6, ("M", "inside"): 5}
     e3 = dict(e2)
-    people = _people("E1", E1) + _people("E2", e2) + _people("E3", e3)
+    people = sex_origin_people("E1", E1) + sex_origin_people("E2", e2) + sex_origin_people("E3", e3)
     cells = {(e, sx, o) for e in ("E1", "E2", "E3") for sx in "FM" for o in ("inside", "outside")}
     rel3 = _Release(people, cells)
     for e in ("E2", "E3"):
@@ -154,7 +142,7 @@ def test_bounds_bind_and_steps_add_up() -> None:
 def test_two_points_with_disjoint_partners_serve_every_official() -> None:
     """With three entities, the target's two points move disjoint partners (E2, then E3), so
     every official other than the target's own has one that leaves his cells alone."""
-    people = _people("E1", E1) + _people("E2", E2) + _people("E3", E2)
+    people = sex_origin_people("E1", E1) + sex_origin_people("E2", E2) + sex_origin_people("E3", E2)
     cells = {(e, sx, o) for e in ("E1", "E2", "E3") for sx in "FM" for o in ("inside", "outside")}
     rel = _Release(people, cells)
     pts = rel.propose(("E1", "F", "outside"), np.nan, 4.0)

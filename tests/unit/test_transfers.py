@@ -15,23 +15,9 @@ import numpy as np
 from herkomst._cells import build_structure, build_units
 from herkomst._hypercubes import Points, check, transfers
 
-from ..cellmaker import make_cells
+from ..cellmaker import make_cells, sex_origin_people
 
 Key = tuple[str, str, str]  # (entity, row: "total" or the sex, origin column)
-
-
-def _people(entity: str, counts: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
-    """``counts[(sex, origin)]`` persons of ``entity`` (policy domain D1), every other
-    variable the same for all."""
-    out = []
-    for (sex, origin), n in counts.items():
-        for _ in range(n):
-            p = {"year": 2023, "policy_domain": "D1", "entity": entity, "origin_eu15": origin}
-            p.update(
-                sex=sex, age_class="25-34", level="A", position="statutory", regime="full_time"
-            )
-            out.append(p)
-    return out
 
 
 class _Release:
@@ -91,7 +77,9 @@ def test_a_person_moves_from_the_partner_with_most_room_then_from_another() -> N
     F-outside cell), the first witness; the second uses another partner, A (room 4)."""
     a = {("F", "outside"): 4, ("M", "inside"): 10, ("F", "inside"): 5}
     b = {("F", "outside"): 6, ("M", "inside"): 8, ("M", "outside"): 3}
-    rel = _Release(_people("W", W) + _people("A", a) + _people("B", b))
+    rel = _Release(
+        sex_origin_people("W", W) + sex_origin_people("A", a) + sex_origin_people("B", b)
+    )
     pts = rel.transfers(("W", "F", "outside"), np.nan, 3.0)
     assert pts.n == 2
     assert rel.moves(pts, 0) == {**_person("W", "F", 3.0), **_person("B", "F", -3.0)}
@@ -106,7 +94,10 @@ def test_the_source_leaves_from_another_row_and_a_mover_changes_rows() -> None:
     a = {("M", "outside"): 3, ("F", "inside"): 5}
     b = {("F", "outside"): 4, ("M", "outside"): 2, ("F", "inside"): 3, ("M", "inside"): 6}
     total_b = {("B", "total", c) for c in ("total", "inside", "outside")}
-    rel = _Release(_people("W", W) + _people("A", a) + _people("B", b), published=total_b)
+    rel = _Release(
+        sex_origin_people("W", W) + sex_origin_people("A", a) + sex_origin_people("B", b),
+        published=total_b,
+    )
     pts = rel.transfers(("W", "F", "outside"), np.nan, 2.0)
     assert pts.n == 1
     want = {**_person("W", "F", 2.0), **_person("A", "M", -2.0)}
@@ -120,10 +111,12 @@ def test_bounds_bind() -> None:
     """With the target's upper bound at 1 (what the attacker knows), 2 is out of reach; a
     published cell of the only partner leaves nothing to move."""
     a = {("F", "outside"): 4, ("M", "inside"): 10}
-    rel = _Release(_people("W", W) + _people("A", a))
+    rel = _Release(sex_origin_people("W", W) + sex_origin_people("A", a))
     rel.ub[rel.q_of[("W", "F", "outside")]] = 1.0
     assert rel.transfers(("W", "F", "outside"), np.nan, 2.0).n == 0
-    rel2 = _Release(_people("W", W) + _people("A", a), published={("A", "F", "outside")})
+    rel2 = _Release(
+        sex_origin_people("W", W) + sex_origin_people("A", a), published={("A", "F", "outside")}
+    )
     assert rel2.transfers(("W", "F", "outside"), np.nan, 2.0).n == 0
 
 
@@ -131,14 +124,16 @@ def test_downwards_and_not_with_an_all_table() -> None:
     """(W, M, inside) = 3 goes to 1 by sending two (M, inside) persons to A; with an `all`
     table the rows would have to make a combination row: nothing is proposed."""
     a = {("F", "outside"): 4, ("M", "inside"): 10}
-    rel = _Release(_people("W", W) + _people("A", a))
+    rel = _Release(sex_origin_people("W", W) + sex_origin_people("A", a))
     pts = rel.transfers(("W", "M", "inside"), 1.0, np.nan)
     cells = {(e, row, c): s for e, s in (("W", -2.0), ("A", 2.0))
              for row in ("total", "M") for c in ("total", "inside")}  # fmt: skip
     assert pts.n == 1
     assert rel.moves(pts, 0) == cells
     assert rel.ok(pts)
-    rel_all = _Release(_people("W", W) + _people("A", a), breakdowns=("total", "sex", "all"))
+    rel_all = _Release(
+        sex_origin_people("W", W) + sex_origin_people("A", a), breakdowns=("total", "sex", "all")
+    )
     assert rel_all.transfers(("W", "M", "inside"), 1.0, np.nan).n == 0
 
 
@@ -148,7 +143,7 @@ def test_an_exchange_when_the_partner_size_is_published() -> None:
     the total row and the F row (origin columns only)."""
     a = {("F", "outside"): 3, ("M", "inside"): 4}
     totals = {("A", row, "total") for row in ("total", "F", "M")}
-    rel = _Release(_people("W", W) + _people("A", a), published=totals)
+    rel = _Release(sex_origin_people("W", W) + sex_origin_people("A", a), published=totals)
     pts = rel.transfers(("W", "F", "outside"), np.nan, 2.0)
     assert pts.n == 1
     want = {
