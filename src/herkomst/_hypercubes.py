@@ -108,6 +108,50 @@ class _Target:
     movers: IntArray
 
 
+@dataclass(frozen=True)
+class Scene:
+    """What the witnesses are built in: the structure and units of the attacker's view of
+    the release, what is hidden, the truth and what the attacker knows of each
+    quantity (``lb``/``ub``), with the lookups both families use (the key digits of every
+    row, the first row of each quantity and of each unit, the sorted row codes)."""
+
+    s: Structure
+    units: Units
+    hidden: BoolArray
+    truth: FloatArray
+    lb: FloatArray
+    ub: FloatArray
+    digits: dict[str, IntArray]
+    q_row: IntArray
+    u_row: IntArray
+    order: IntArray
+    sorted_codes: IntArray
+
+    @staticmethod
+    def of(
+        view: pa.Table, s: Structure, units: Units, hidden: BoolArray, truth: FloatArray,
+        lb: FloatArray, ub: FloatArray,
+    ) -> Scene:  # fmt: skip
+        n_rows = view.num_rows
+        rows = np.arange(n_rows, dtype=np.int64)[::-1]
+        q_row = np.full(s.n_q, -1, dtype=np.int64)
+        q_row[s.qid[::-1]] = rows
+        u_row = np.full(units.n_units, -1, dtype=np.int64)
+        u_row[units.q_unit[s.qid][::-1]] = rows
+        order = np.argsort(s.rcode, kind="stable")
+        return Scene(
+            s, units, hidden, truth, lb, ub, s.coder.digits(view), q_row, u_row, order,
+            s.rcode[order],
+        )  # fmt: skip
+
+    def quantities(self, codes: IntArray) -> IntArray:
+        """The quantity of the row with each coded key (-1: no such row)."""
+        sc = self.sorted_codes
+        pos = np.minimum(np.searchsorted(sc, codes), sc.size - 1)
+        out: IntArray = np.where(sc[pos] == codes, self.s.qid[self.order[pos]], -1)
+        return out
+
+
 #: a column of a move: (definition, origin, coefficient); definition None: the target's
 Column = tuple[str | None, str, float]
 
@@ -170,42 +214,24 @@ def _column_moves(
     return moves
 
 
-def propose(
-    view: pa.Table,
-    s: Structure,
-    units: Units,
-    hidden: BoolArray,
-    truth: FloatArray,
-    lb: FloatArray,
-    ub: FloatArray,
-    tq: IntArray,
-    goal_lo: FloatArray,
-    goal_hi: FloatArray,
-) -> Points:
+def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -> Points:
     """Witnesses for the targets ``tq`` (quantities) at each of their goals (``goal_lo``,
     ``goal_hi``; NaN: none). A witness is a sum of hypercubes (:func:`_greedy`: at most three,
     a 1-5 label spans three steps), moving only unpublished quantities (``hidden``) within
     ``lb``/``ub``. Per target and goal: a first witness, and a second one that moves none of
     the entities the first moves (the target's own aside), so that the two serve every
     official. Deterministic: candidates in a fixed order, ties to the first."""
+    s, units, hidden, truth, lb, ub = sc.s, sc.units, sc.hidden, sc.truth, sc.lb, sc.ub
     coder = s.coder
-    n_rows = view.num_rows
-    d = coder.digits(view)
+    d = sc.digits
     mult = coder.mult
-    # representative row of each quantity (its first row) and of each unit
-    q_row = np.full(s.n_q, -1, dtype=np.int64)
-    q_row[s.qid[::-1]] = np.arange(n_rows, dtype=np.int64)[::-1]
-    row_unit = units.q_unit[s.qid]
-    u_row = np.full(units.n_units, -1, dtype=np.int64)
-    u_row[row_unit[::-1]] = np.arange(n_rows, dtype=np.int64)[::-1]
-    ur = np.maximum(u_row, 0)
+    q_row = sc.q_row
+    ur = np.maximum(sc.u_row, 0)
     unit_code = (
         d["scope"][ur] * mult["scope"]
         + d["policy_domain"][ur] * mult["policy_domain"]
         + d["entity"][ur] * mult["entity"]
     )
-    order = np.argsort(s.rcode, kind="stable")
-    sorted_codes = s.rcode[order]
     # (scope, breakdown) pairs the release has: a cell absent from a table the release has
     # is a zero the attacker knows; one of a table it lacks constrains nothing
     pair_radix = len(coder.values["breakdown"]) + 1
@@ -315,9 +341,8 @@ def propose(
             int(s.rcode[r]) - int(unit_code[u])
             + unit_code[np.maximum(uu, 0)][:, :, None] + shift[None, None, :]
         )  # fmt: skip
-        pos = np.minimum(np.searchsorted(sorted_codes, codes), sorted_codes.size - 1)
-        ex = (sorted_codes[pos] == codes) | (uu < 0)[:, :, None]
-        ok_pair = ex[:, :, 1:].all(axis=1) & ex[:, :, 0].all(axis=1)[:, None]
+        ex = (sc.quantities(codes) >= 0) | (uu < 0)[:, :, None]
+        ok_pair = ex[:, :, 1:].all(axis=1) & np.asarray(ex[:, :, 0].all(axis=1))[:, None]
         pu, pj = np.nonzero(ok_pair)
         if pu.size == 0:
             continue
@@ -393,9 +418,8 @@ def propose(
         bd_c = np.broadcast_to(rows_bd[:, None, :, None], code.shape)
         code, coef = code.reshape(n, -1), coef.reshape(n, -1)
         scope_c, bd_c = scope_c.reshape(n, -1), bd_c.reshape(n, -1)
-        pos = np.minimum(np.searchsorted(sorted_codes, code), sorted_codes.size - 1)
-        found = sorted_codes[pos] == code
-        qc = np.where(found, s.qid[order[pos]], -1)
+        qc = sc.quantities(code)
+        found = qc >= 0
         live = coef != 0
         bad = np.zeros(n, dtype=bool)
         absent = live & ~found
@@ -607,18 +631,7 @@ def check(
     return ok
 
 
-def transfers(
-    view: pa.Table,
-    s: Structure,
-    units: Units,
-    hidden: BoolArray,
-    truth: FloatArray,
-    lb: FloatArray,
-    ub: FloatArray,
-    tq: IntArray,
-    goal_lo: FloatArray,
-    goal_hi: FloatArray,
-) -> Points:
+def transfers(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -> Points:
     """*Person transfers* for targets of entity cells (a withheld entity's, whose size is not
     published): people move between the target's entity ``w`` and a partner ``p`` of the
     same policy domain (the domain and the administration do not move), each with one
@@ -643,18 +656,15 @@ def transfers(
     others', exchanges; among equals the first). Per target and goal: a first witness and,
     for each entity it moves, one that leaves that entity alone, so that every official
     has one he cannot exclude. Only proposals: the audit checks each (:func:`check`)."""
+    s, units, hidden, truth, lb, ub = sc.s, sc.units, sc.hidden, sc.truth, sc.lb, sc.ub
     coder = s.coder
     mult = coder.mult
     empty_i = np.zeros(0, dtype=np.int64)
     empty = Points(empty_i, np.zeros(0), np.zeros(1, np.int64), empty_i, np.zeros(0))
     if tq.size == 0:
         return empty
-    d = coder.digits(view)
-    n_rows = view.num_rows
-    q_row = np.full(s.n_q, -1, dtype=np.int64)
-    q_row[s.qid[::-1]] = np.arange(n_rows, dtype=np.int64)[::-1]
-    order = np.argsort(s.rcode, kind="stable")
-    sorted_codes = s.rcode[order]
+    d = sc.digits
+    q_row = sc.q_row
     ent_rows = d["scope"] == coder.code("scope", "entity")
     bd_present = set(np.unique(d["breakdown"][ent_rows]).tolist())
     bd_total = coder.code("breakdown", "total")
@@ -717,9 +727,7 @@ def transfers(
     e_index = np.full(units.n_units, -1, dtype=np.int64)
     e_index[ent_units] = np.arange(ent_units.size)
     is_ent = units.level[ent_units] == LEVEL_ENTITY
-    u_row = np.full(units.n_units, -1, dtype=np.int64)
-    row_unit = units.q_unit[s.qid]
-    u_row[row_unit[::-1]] = np.arange(n_rows, dtype=np.int64)[::-1]
+    u_row = sc.u_row
     er = np.maximum(u_row[ent_units], 0)
     base = (
         d["year"][er] * mult["year"] + d["scope"][er] * mult["scope"]
@@ -730,9 +738,7 @@ def transfers(
         + np.array(row_off, dtype=np.int64)[None, :, None]
         + np.array(col_off, dtype=np.int64)[None, None, :]
     )
-    pos = np.minimum(np.searchsorted(sorted_codes, code), sorted_codes.size - 1)
-    qd = np.where(sorted_codes[pos] == code, s.qid[order[pos]], -1)
-    qd = np.where((u_row[ent_units] >= 0)[:, None, None], qd, -1)
+    qd = np.where((u_row[ent_units] >= 0)[:, None, None], sc.quantities(code), -1)
     qs = np.maximum(qd, 0)
     movable = (qd >= 0) & hidden[qs]
     room_up = np.where(movable, np.maximum(ub[qs] - truth[qs], 0.0), 0.0)

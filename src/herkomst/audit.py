@@ -1762,13 +1762,7 @@ class _WitnessLP:
             return True  # the labels (or the insider's limit) leave the truth only
         if kind == 2 or (kind == 1 and cap <= 0):
             return kind == 1
-        v = float(self.truth[q])
-        goals: list[float] = []
-        if not (kind == 1 and floor >= not_small_from):
-            goals = [g for g in (r_hi, r_lo) if abs(g - v) >= EPS]
-        if kind == 1 and not goals:
-            # not pinned: one other value (below the truth when it can be)
-            goals = [v - 1.0 if v - 1.0 >= float(self.lb[q]) - EPS else v + 1.0]
+        goals = self.goals(q, kind, r_lo, r_hi, floor, not_small_from)
         for goal in dict.fromkeys(goals):
             key = (q, goal)
             # every witness found for this goal, as the set of units it moves
@@ -1806,6 +1800,21 @@ class _WitnessLP:
             self._keep(q, goal, self._touched(moved3))
         return True
 
+    def goals(
+        self, q: int, kind: int, r_lo: float, r_hi: float, floor: float, not_small_from: float
+    ) -> list[float]:
+        """The values a witness must give ``q`` for its requirement: both ends of
+        ``[r_lo, r_hi]`` other than the truth, unless ``q`` is a withheld cell known to be
+        at least ``not_small_from``; for a withheld cell left without a goal, one value next
+        to the truth (not pinned: below it when it can be)."""
+        v = float(self.truth[q])
+        goals: list[float] = []
+        if not (kind == 1 and floor >= not_small_from):
+            goals = [g for g in (r_hi, r_lo) if abs(g - v) >= EPS]
+        if kind == 1 and not goals:
+            goals = [v - 1.0 if v - 1.0 >= float(self.lb[q]) - EPS else v + 1.0]
+        return goals
+
     def hypercubes(
         self, view: pa.Table, tq: IntArray, kind: IntArray, cap: FloatArray,
         floor: FloatArray, smin: float, smax: float,
@@ -1824,34 +1833,29 @@ class _WitnessLP:
         small = (kind == 0) & (r_lo < r_hi)
         goal_lo = np.where(small & (np.abs(r_lo - v) > EPS), r_lo, np.nan)
         goal_hi = np.where(small & (np.abs(r_hi - v) > EPS), r_hi, np.nan)
-        # a withheld entity's cell: the goals of :meth:`certify` (both ends of the 1-5 range
-        # unless known to be at least 5; else, or when they are the truth, one other value)
+        # a withheld entity's cell: the goals of :meth:`certify`, the furthest on each side
+        # of the truth (a witness reaching it reaches the nearer ones: :meth:`_witnesses`)
         u = self.units
         wh = (kind == 1) & (cap[tq] > 0) & (u.level[u.q_unit[tq]] == LEVEL_ENTITY)
-        big = floor[tq] >= smax + 1
-        ends = np.stack([np.where(big, np.nan, r_hi), np.where(big, np.nan, r_lo)], axis=1)
-        ends = np.where(np.abs(ends - v[:, None]) > EPS, ends, np.nan)
-        nxt = np.where(v - 1.0 >= self.lb[tq] - EPS, v - 1.0, v + 1.0)
-        none = np.isnan(ends).all(axis=1)
-        ends[:, 0] = np.where(none, nxt, ends[:, 0])
-        below = np.where(ends < v[:, None], ends, np.nan)
-        above = np.where(ends > v[:, None], ends, np.nan)
-        w_lo = np.fmin.reduce(below, axis=1)  # NaN where neither end is below
-        w_hi = np.fmax.reduce(above, axis=1)
-        goal_lo = np.where(wh, w_lo, goal_lo)
-        goal_hi = np.where(wh, w_hi, goal_hi)
+        for i in np.nonzero(wh)[0].tolist():
+            gs = self.goals(int(tq[i]), 1, float(r_lo[i]), float(r_hi[i]), float(floor[tq[i]]),
+                            smax + 1)  # fmt: skip
+            below = [g for g in gs if g < v[i]]
+            above = [g for g in gs if g > v[i]]
+            goal_lo[i] = min(below) if below else np.nan
+            goal_hi[i] = max(above) if above else np.nan
         want = small | wh
         info = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}
+        scene = _hypercubes.Scene.of(
+            view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub
+        )  # fmt: skip
         for family in (_hypercubes.propose, _hypercubes.transfers):
             todo = want & ~self._covered(tq, goal_lo, goal_hi)
             if family is _hypercubes.transfers:
                 todo &= wh
             if not todo.any():
                 continue
-            pts = family(
-                view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub, tq[todo],
-                goal_lo[todo], goal_hi[todo],
-            )  # fmt: skip
+            pts = family(scene, tq[todo], goal_lo[todo], goal_hi[todo])
             ok = _hypercubes.check(self.s, self.hidden, self.truth, self.lb, self.ub, pts)
             info["proposed"] += pts.n
             info["checked"] += int(ok.sum())

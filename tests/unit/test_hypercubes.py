@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from herkomst._cells import build_structure, build_units
-from herkomst._hypercubes import Points, check, propose
+from herkomst._hypercubes import Points, Scene, check, propose
 
 from ..cellmaker import make_cells, sex_origin_people
 
@@ -51,10 +51,10 @@ class _Release:
 
     def propose(self, key: tuple[str, str, str], lo: float, hi: float) -> Points:
         q = np.array([self.q_of[key]], dtype=np.int64)
-        return propose(
-            self.view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub, q,
-            np.array([lo]), np.array([hi]),
-        )  # fmt: skip
+        return propose(self.scene(), q, np.array([lo]), np.array([hi]))
+
+    def scene(self) -> Scene:
+        return Scene.of(self.view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub)
 
     def moves(self, pts: Points, j: int) -> dict[tuple[str, str, str], float]:
         name = {q: k for k, q in self.q_of.items()}
@@ -158,9 +158,6 @@ def test_nothing_is_proposed_for_published_neighbours() -> None:
 
 def test_empty_target_list() -> None:
     rel = _release()
-    pts = propose(
-        rel.view, rel.s, rel.units, rel.hidden, rel.truth, rel.lb, rel.ub,
-        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
-    )  # fmt: skip
+    pts = propose(rel.scene(), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
     assert pts.n == 0
     assert check(rel.s, rel.hidden, rel.truth, rel.lb, rel.ub, pts).shape == (0,)

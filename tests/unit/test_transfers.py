@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from herkomst._cells import build_structure, build_units
-from herkomst._hypercubes import Points, check, transfers
+from herkomst._hypercubes import Points, Scene, check, transfers
 
 from ..cellmaker import make_cells, sex_origin_people
 
@@ -48,10 +48,10 @@ class _Release:
 
     def transfers(self, key: Key, lo: float, hi: float) -> Points:
         q = np.array([self.q_of[key]], dtype=np.int64)
-        return transfers(
-            self.view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub, q,
-            np.array([lo]), np.array([hi]),
-        )  # fmt: skip
+        return transfers(self.scene(), q, np.array([lo]), np.array([hi]))
+
+    def scene(self) -> Scene:
+        return Scene.of(self.view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub)
 
     def moves(self, pts: Points, j: int) -> dict[Key, float]:
         name = {q: k for k, q in self.q_of.items()}
