@@ -90,6 +90,10 @@ class Target(StrEnum):
     SUPPRESSED = "suppressed"  # shown as x (complementary suppression, or a sensitive zero)
 
 
+#: the kind codes of :func:`_block_pass`
+_KIND_CODE = {Target.SMALL: 0, Target.WITHHELD: 1, Target.SUPPRESSED: 2}
+
+
 class Outcome(StrEnum):
     OK = "ok"
     FAIL = "fail"
@@ -617,9 +621,12 @@ def _intervals(
     decide: Any = None,
     not_small_from: float = 5.0,
     settle: bool = True,
+    decide_inner: Any = None,
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
     """For each target quantity: (lower, upper, exact). When not exact, the attacker's
-    interval contains [lower, upper] (witnessed), which meets the thresholds."""
+    interval contains [lower, upper] (witnessed), which meets the thresholds.
+    ``decide_inner`` (default ``decide``) judges a witnessed interval: it must only get
+    easier as the interval widens (see :func:`_solve_targets`)."""
     known = k.known.copy()
     value = k.value.copy()
     lb, ub = k.lb.copy(), k.ub.copy()
@@ -687,7 +694,10 @@ def _intervals(
             cols, s, known, value, lb, ub, rels, pcons, p_n, p_t, p_lo, p_hi,
             tq, t_lo[tsel], t_hi[tsel], stats,
         )  # fmt: skip
-        _solve_targets(model, tsel, t_lo, t_hi, exact, lo, hi, ex, decide, not_small_from, settle)
+        _solve_targets(
+            model, tsel, t_lo, t_hi, exact, lo, hi, ex, decide, not_small_from, settle,
+            decide_inner,
+        )  # fmt: skip
     return lo, hi, ex
 
 
@@ -715,15 +725,23 @@ def _solve_targets(
     decide: Any = None,
     not_small_from: float = 5.0,
     settle: bool = True,
+    decide_inner: Any = None,
 ) -> None:
     """Intervals of a component's targets (``settle=False``: undecided targets keep their
     witnessed inner interval instead of two exact LPs).
 
     Witness points (feasible LP solutions) give an inner interval the attacker cannot
-    exclude; bound propagation gives a sound outer interval. A target is solved exactly (two
-    LPs) only when the requirement (``decide``) judges the inner and the outer interval
-    differently, or when ``exact`` is asked.
+    exclude; bound propagation gives a sound outer interval. A target passes without its own
+    LPs only when ``decide_inner`` passes its inner interval (a condition that only gets
+    easier as the interval widens, so that the attacker's interval, which contains it,
+    passes too) or when its outer lower bound shows it is at least ``not_small_from`` and
+    the witnesses show it is not pinned. The full requirement (``decide``) is not such a
+    condition: a withheld cell witnessed at 24 and 44 is "not small" by it, yet the
+    attacker's interval may reach 2 (found by comparing with the exact audit). Every other
+    target is solved exactly (two LPs), as are all when ``exact`` is asked.
     """
+    if decide_inner is None:
+        decide_inner = decide
     nt = tsel.size
     tl, th = t_lo[tsel], t_hi[tsel]
     x0 = model.feasible()
@@ -758,31 +776,25 @@ def _solve_targets(
                 break
     if decide is not None and not exact:
         wi_lo, wi_hi = _int_bounds(w_lo, w_hi)
-        fo_lo, fo_hi = _int_bounds(f_lo, f_hi)
-        inner = decide(tsel, wi_lo, wi_hi)
-        outer = decide(tsel, fo_lo, fo_hi)
+        fo_lo = np.ceil(f_lo - EPS)
+        inner = decide_inner(tsel, wi_lo, wi_hi)
         # a lower bound of at least 5 settles a withheld cell's smallness
         mixed = decide(tsel, fo_lo, wi_hi) & (fo_lo >= not_small_from) & (wi_hi > wi_lo)
         sure_pass = inner | mixed
         # A failure is always confirmed by its two exact LPs: the propagated outer bounds
         # are sound but the requirement is not monotone in the interval (a withheld cell
         # known to be >= 5 passes), and a failure must name the attacker's true interval.
-        sure_fail = ~outer & np.zeros(nt, dtype=bool)
     else:
         sure_pass = np.zeros(nt, dtype=bool)
-        sure_fail = np.zeros(nt, dtype=bool)
     done = np.zeros(nt, dtype=bool)
     for i in range(nt):
         g = tsel[i]
         if not done[i] and not exact and decide is not None and i > 0:
             # every optimal point found so far is a witness for the other targets too
             wi_lo, wi_hi = _int_bounds(w_lo[i : i + 1], w_hi[i : i + 1])
-            sure_pass[i] |= bool(decide(tsel[i : i + 1], wi_lo, wi_hi)[0])
+            sure_pass[i] |= bool(decide_inner(tsel[i : i + 1], wi_lo, wi_hi)[0])
         if sure_pass[i]:
             lo[g], hi[g], ex[g] = w_lo[i], w_hi[i], False
-            continue
-        if sure_fail[i]:
-            lo[g], hi[g], ex[g] = f_lo[i], f_hi[i], False
             continue
         if not settle:
             lo[g], hi[g], ex[g] = w_lo[i], w_hi[i], False
@@ -2384,10 +2396,23 @@ def audit(
                 _, ok = _evaluate([kk[int(j)] for j in idx], a, b, kcap[idx], rules, kfloor[idx])
                 return ok
 
+            kcode = np.array([_KIND_CODE[kd] for kd in kk], dtype=np.int64)
+            k_lo = np.maximum(float(rules.small_count_min), kfloor)
+            k_hi = np.minimum(float(rules.small_count_max), kcap)
+
+            def decide_inner(
+                idx: IntArray, a: FloatArray, b: FloatArray, kcode: IntArray = kcode,
+                k_lo: FloatArray = k_lo, k_hi: FloatArray = k_hi, kcap: FloatArray = kcap,
+                kfloor: FloatArray = kfloor,
+            ) -> BoolArray:  # fmt: skip
+                return _block_pass(
+                    kcode[idx], a, b, k_lo[idx], k_hi[idx], kcap[idx], kfloor[idx], rules
+                )  # fmt: skip
+
             # what the blocks leave is settled exactly (two LPs per cell)
             lo_k, hi_k, ex_k = _intervals(
                 s, k, tq[keep], t_lo[keep], t_hi[keep], exact or use_blocks, stats, decide,
-                float(rules.small_count_max + 1),
+                float(rules.small_count_max + 1), decide_inner=decide_inner,
             )  # fmt: skip
             lo[keep], hi[keep], ex[keep] = lo_k, hi_k, ex_k
         lo_i, hi_i = _int_bounds(lo, hi)
