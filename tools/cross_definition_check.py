@@ -1,0 +1,156 @@
+"""What the two definitions' person-level link adds to the public attacker (a diagnostic).
+
+Run: ``.venv/bin/python tools/cross_definition_check.py RELEASE_DIR`` (a public release folder
+with ``cells.parquet`` and ``manifest.json``). Prints JSON.
+
+Every person has a class under ``eu15`` and one under ``eu`` (docs/origin.md). Whether self or
+a parent is unknown does not depend on the definition, so a person is ``unknown_parents``
+or ``outside`` under both, or ``inside``, ``unknown_grandparents`` or ``outside`` under both
+(the United Kingdom makes ``inside`` -> ``outside`` possible, the later members ``outside`` ->
+``inside``). Counting the persons of one row, this gives two inequalities the published
+rules let anyone write down (Hall's condition on that bipartite table; the others follow
+from them and the shared total):
+
+    up(eu15) <= up(eu) + out(eu)        up(eu) <= up(eu15) + out(eu15)
+
+The audit (herkomst.audit) does not model them (docs/protection.md, "Cross-definition
+modelling"). This script solves, for every ``1-5`` cell, the public attacker's exact
+interval (HiGHS, the LP relaxation, with published values, labels, withheld entities'
+bounds and rounded percentages, as the audit states them) once without and once with the
+inequalities, and lists the cells whose interval they narrow. Slow (two LPs per cell and
+pass on the whole release): minutes on a release of a few thousand cells.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import highspy
+import numpy as np
+
+from herkomst._cells import build_structure
+from herkomst._highs import colwise_model
+from herkomst.audit import (
+    _knowledge,
+    _read_manifest,
+    attacker_view,
+    read_cells,
+    withheld_in_manifest,
+)
+from herkomst.authorization import load_authorization
+
+ROW_KEY = ("year", "scope", "policy_domain", "entity", "breakdown", "sex", "age_class",
+           "level", "position", "regime")  # fmt: skip
+
+
+def main(release: Path) -> dict[str, Any]:
+    rules = load_authorization().public
+    cells = read_cells(release / "cells.parquet")
+    view = attacker_view(cells, withheld_in_manifest(_read_manifest(release)))
+    s = build_structure(view)
+    k = _knowledge(view, s, rules)
+    unk = ~k.known
+    col = np.full(s.n_q, -1, dtype=np.int64)
+    col[unk] = np.arange(int(unk.sum()))
+    nv = int(unk.sum())
+    inf = highspy.kHighsInf
+
+    rows_r: list[np.ndarray] = []
+    rows_c: list[np.ndarray] = []
+    rows_v: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+
+    def add(qs: list[int], coefs: list[float], lower: float, upper: float) -> None:
+        const = sum(c * float(k.value[q]) for q, c in zip(qs, coefs, strict=True) if k.known[q])
+        free = [(int(col[q]), c) for q, c in zip(qs, coefs, strict=True) if not k.known[q]]
+        r = len(lo)
+        rows_r.append(np.full(len(free), r, dtype=np.int64))
+        rows_c.append(np.array([f for f, _ in free], dtype=np.int64))
+        rows_v.append(np.array([c for _, c in free], dtype=np.float64))
+        lo.append(lower - const)
+        hi.append(upper - const)
+
+    # every additive relation: total - sum of terms = 0
+    for rel in range(s.n_rel):
+        terms = s.rel_terms[s.rel_ptr[rel] : s.rel_ptr[rel + 1]].tolist()
+        add([int(s.rel_total[rel]), *terms], [1.0] + [-1.0] * len(terms), 0.0, 0.0)
+    # rounded percentages: p_lo * T <= n <= p_hi * T
+    for n_q, t_q, p_lo, p_hi in zip(k.p_n, k.p_t, k.p_lo, k.p_hi, strict=True):
+        add([int(n_q), int(t_q)], [1.0, -float(p_lo)], 0.0, inf)
+        add([int(n_q), int(t_q)], [1.0, -float(p_hi)], -inf, 0.0)
+    n_equal = len(lo)
+    keys = [c for c in ROW_KEY if c in view.column_names]
+    cols = {c: view[c].to_pylist() for c in (*keys, "definition", "origin")}
+    where: dict[tuple[Any, ...], int] = {}
+    for i in range(view.num_rows):
+        where[(tuple(cols[c][i] for c in keys), cols["definition"][i], cols["origin"][i])] = int(
+            s.qid[i]
+        )
+    for key in sorted({w[0] for w in where}, key=repr):
+        found = {(d, o): where.get((key, d, o)) for d in ("eu15", "eu")
+                 for o in ("unknown_parents", "outside")}  # fmt: skip
+        qs = {dk: v for dk, v in found.items() if v is not None}
+        if len(qs) < len(found):
+            continue
+        for a, b in (("eu15", "eu"), ("eu", "eu15")):
+            add(
+                [qs[(a, "unknown_parents")], qs[(b, "unknown_parents")], qs[(b, "outside")]],
+                [1.0, -1.0, -1.0], -inf, 0.0,
+            )  # fmt: skip
+
+    def model(n_rows: int) -> highspy.Highs:
+        r = np.concatenate(rows_r[:n_rows])
+        c = np.concatenate(rows_c[:n_rows])
+        v = np.concatenate(rows_v[:n_rows])
+        return colwise_model(
+            r, c, v, np.zeros(nv), k.lb[unk], np.minimum(k.ub[unk], inf),
+            np.array(lo[:n_rows]), np.array(hi[:n_rows]),
+        )  # fmt: skip
+
+    small = np.array([x == rules.small_label for x in view["shown"].to_pylist()], dtype=bool)
+    targets = sorted({int(q) for q in s.qid[small] if unk[q]})
+
+    def intervals(h: highspy.Highs) -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        prev = -1
+        for q in targets:
+            ends = []
+            for sign in (1.0, -1.0):
+                idx = [int(col[q])] if prev < 0 else [prev, int(col[q])]
+                cost = [sign] if prev < 0 else [0.0, sign]
+                h.changeColsCost(len(idx), np.array(idx, dtype=np.int32), np.array(cost))
+                prev = int(col[q])
+                h.run()
+                if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                    raise SystemExit(f"LP not optimal for quantity {q}: {h.getModelStatus()}")
+                ends.append(sign * h.getInfo().objective_function_value)
+            out.append((float(np.ceil(ends[0] - 1e-6)), float(np.floor(ends[1] + 1e-6))))
+        return out
+
+    without = intervals(model(n_equal))
+    with_ineq = intervals(model(len(lo)))
+    narrowed = []
+    for tq, w_o, w_i in zip(targets, without, with_ineq, strict=True):
+        if w_o != w_i:
+            i = int(np.nonzero(s.qid == tq)[0][0])
+            cell = {
+                c: cols[c][i] for c in (*keys, "definition", "origin") if cols[c][i] is not None
+            }
+            narrowed.append({"cell": cell, "without": w_o, "with": w_i})
+    return {
+        "release": str(release),
+        "unknowns": nv,
+        "inequalities": len(lo) - n_equal,
+        "small_cells": len(targets),
+        "narrowed": narrowed,
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: tools/cross_definition_check.py RELEASE_DIR")
+    print(json.dumps(main(Path(sys.argv[1])), indent=2, default=str))
