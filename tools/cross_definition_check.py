@@ -120,10 +120,12 @@ def main(release: Path) -> dict[str, Any]:
         for q in targets:
             ends = []
             for sign in (1.0, -1.0):
-                idx = [int(col[q])] if prev < 0 else [prev, int(col[q])]
-                cost = [sign] if prev < 0 else [0.0, sign]
+                # only the previous target's cost and this one's change (one index each)
+                cq = int(col[q])
+                idx = [cq] if prev in (-1, cq) else [prev, cq]
+                cost = [sign] if prev in (-1, cq) else [0.0, sign]
                 h.changeColsCost(len(idx), np.array(idx, dtype=np.int32), np.array(cost))
-                prev = int(col[q])
+                prev = cq
                 h.run()
                 if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                     raise SystemExit(f"LP not optimal for quantity {q}: {h.getModelStatus()}")
