@@ -74,10 +74,17 @@ def main(release: Path) -> dict[str, Any]:
         lo.append(lower - const)
         hi.append(upper - const)
 
-    # every additive relation: total - sum of terms = 0
-    for rel in range(s.n_rel):
-        terms = s.rel_terms[s.rel_ptr[rel] : s.rel_ptr[rel + 1]].tolist()
-        add([int(s.rel_total[rel]), *terms], [1.0] + [-1.0] * len(terms), 0.0, 0.0)
+    # every additive relation (the structure's own matrix), the published values moved to
+    # the right-hand side
+    mr, mc, mv = s.matrix()
+    pub = k.known[mc]
+    const_r = np.zeros(s.n_rel)
+    np.add.at(const_r, mr[pub], mv[pub] * k.value[mc[pub]])
+    rows_r.append(mr[~pub])
+    rows_c.append(col[mc[~pub]])
+    rows_v.append(mv[~pub])
+    lo.extend((-const_r).tolist())
+    hi.extend((-const_r).tolist())
     # rounded percentages: p_lo * T <= n <= p_hi * T
     for n_q, t_q, p_lo, p_hi in zip(k.p_n, k.p_t, k.p_lo, k.p_hi, strict=True):
         add([int(n_q), int(t_q)], [1.0, -float(p_lo)], 0.0, inf)
@@ -102,10 +109,11 @@ def main(release: Path) -> dict[str, Any]:
                 [1.0, -1.0, -1.0], -inf, 0.0,
             )  # fmt: skip
 
+    all_r, all_c, all_v = np.concatenate(rows_r), np.concatenate(rows_c), np.concatenate(rows_v)
+
     def model(n_rows: int) -> highspy.Highs:
-        r = np.concatenate(rows_r[:n_rows])
-        c = np.concatenate(rows_c[:n_rows])
-        v = np.concatenate(rows_v[:n_rows])
+        first = all_r < n_rows
+        r, c, v = all_r[first], all_c[first], all_v[first]
         return colwise_model(
             r, c, v, np.zeros(nv), k.lb[unk], np.minimum(k.ub[unk], inf),
             np.array(lo[:n_rows]), np.array(hi[:n_rows]),

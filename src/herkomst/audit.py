@@ -90,10 +90,6 @@ class Target(StrEnum):
     SUPPRESSED = "suppressed"  # shown as x (complementary suppression, or a sensitive zero)
 
 
-#: the kind codes of :func:`_block_pass`
-_KIND_CODE = {Target.SMALL: 0, Target.WITHHELD: 1, Target.SUPPRESSED: 2}
-
-
 class Outcome(StrEnum):
     OK = "ok"
     FAIL = "fail"
@@ -2396,7 +2392,7 @@ def audit(
                 _, ok = _evaluate([kk[int(j)] for j in idx], a, b, kcap[idx], rules, kfloor[idx])
                 return ok
 
-            kcode = np.array([_KIND_CODE[kd] for kd in kk], dtype=np.int64)
+            kcode = kind_code[sel][keep]
             k_lo = np.maximum(float(rules.small_count_min), kfloor)
             k_hi = np.minimum(float(rules.small_count_max), kcap)
 
