@@ -13,12 +13,17 @@ from them and the shared total):
 
     up(eu15) <= up(eu) + out(eu)        up(eu) <= up(eu15) + out(eu15)
 
-The audit (herkomst.audit) does not model them (docs/protection.md, "Cross-definition
-modelling"). This script solves, for every ``1-5`` cell, the public attacker's exact
-interval (HiGHS, the LP relaxation, with published values, labels, withheld entities'
-bounds and rounded percentages, as the audit states them) with the inequalities, then
-without them for the cells that do not reach both 1 and 4, and lists the cells whose
-interval the inequalities narrow. Slow (two LPs per cell on the whole release).
+Since 3 December 2026 the audit models them, as equalities with hidden link quantities
+(``herkomst._cells.with_link_rows``; docs/protection.md, "Cross-definition modelling").
+This script states them the other way, as two inequality rows per row of the tables over
+the release without its link rows, and solves for every ``1-5`` cell the public attacker's
+exact interval (HiGHS, the LP relaxation, with published values, labels, withheld
+entities' bounds and rounded percentages, as the audit states them) with the inequalities,
+then without them for the cells that do not reach both 1 and 4. It lists the cells whose
+interval the inequalities narrow and, when the folder holds the audit's exact
+``audit.parquet`` (``herkomst audit --exact``), every ``1-5`` cell whose interval there
+differs from the one with the inequalities here (none expected: the two formulations
+describe the same set). Slow (two LPs per cell on the whole release).
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from typing import Any
 
 import highspy
 import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from herkomst._cells import build_structure
+from herkomst._cells import LINK_STATUS, build_structure
 from herkomst._highs import colwise_model
 from herkomst.audit import (
     _knowledge,
@@ -50,6 +57,9 @@ def main(release: Path) -> dict[str, Any]:
     rules = load_authorization().public
     cells = read_cells(release / "cells.parquet")
     view = attacker_view(cells, withheld_in_manifest(_read_manifest(release)))
+    # the equalities only: the link rows are the audit's formulation of what this script
+    # states as inequalities
+    view = view.filter(pc.invert(pc.fill_null(pc.equal(view["status"], LINK_STATUS), False)))
     s = build_structure(view)
     k = _knowledge(view, s, rules)
     unk = ~k.known
@@ -156,7 +166,7 @@ def main(release: Path) -> dict[str, Any]:
                 c: cols[c][i] for c in (*keys, "definition", "origin") if cols[c][i] is not None
             }
             narrowed.append({"cell": cell, "without": w_o, "with": w_i})
-    return {
+    out: dict[str, Any] = {
         "release": str(release),
         "unknowns": nv,
         "inequalities": len(lo) - n_equal,
@@ -164,6 +174,31 @@ def main(release: Path) -> dict[str, Any]:
         "short_of_1_to_4_with": len(short),
         "narrowed": narrowed,
     }
+    audit_file = release / "audit.parquet"
+    if audit_file.exists():
+        a = pq.read_table(audit_file)
+        a = a.filter(
+            pc.and_(
+                pc.and_(pc.equal(a["attacker"], "public"), pc.equal(a["target"], "small")),
+                pc.fill_null(a["exact"], False),
+            )
+        )
+        akeys = [*keys, "definition", "origin"]
+        got = {tuple(r[c] for c in akeys): (r["lower"], r["upper"]) for r in a.to_pylist()}
+        differ = []
+        compared = 0
+        for tq in targets:
+            i = int(np.nonzero(s.qid == tq)[0][0])
+            key = tuple(cols[c][i] for c in akeys)
+            if key not in got:
+                continue
+            compared += 1
+            if got[key] != with_ineq[tq]:
+                differ.append({"cell": dict(zip(akeys, key, strict=True)),
+                               "audit": got[key], "here": with_ineq[tq]})  # fmt: skip
+        out["compared_with_audit"] = compared
+        out["differ_from_audit"] = differ
+    return out
 
 
 if __name__ == "__main__":

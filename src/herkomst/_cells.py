@@ -13,7 +13,19 @@ Relations (``total = sum of terms``), for every year and definition:
 - scope: the entity cells of a policy domain sum to the domain cell; the domain cells sum to
   the administration cell;
 - definitions: the ``origin = total`` cells of every definition count the same people, so
-  they are one quantity (one variable, one decision to show or hide).
+  they are one quantity (one variable, one decision to show or hide);
+- the person-level link of ``eu15`` and ``eu`` (:func:`with_link_rows`): whether self or a
+  parent is unknown does not depend on the definition, so ``unknown_parents`` under one is
+  at most ``unknown_parents + outside`` under the other. Each such inequality is an equality
+  over two hidden *link quantities* per row and definition ``D`` (the other one ``D'``):
+  ``a(D) = unknown_parents(D) + outside(D)`` and ``a(D) = unknown_parents(D') + s(D')``,
+  the slack ``s(D')`` at least 0 (it counts the persons ``unknown_parents`` or ``outside``
+  under ``D`` and not ``unknown_parents`` under ``D'``). The link rows are never
+  published; their quantities are functions of the cells (``Structure.dep_*``). (One slack
+  per row with the row's total, ``total = unknown_parents(D') + inside(D) +
+  unknown_grandparents(D) + s(D')``, says the same with fewer quantities, but bounds
+  propagate badly through its large terms: the four-breakdown benchmark took 132 s
+  instead of 86 s.)
 
 Keys are coded as mixed-radix integers (one digit per key column), so building the relations
 of half a million cells is a few numpy sorts.
@@ -22,7 +34,8 @@ of half a million cells is a few numpy sorts.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +51,33 @@ CELL_COLUMNS: tuple[str, ...] = CONTRACT_COLUMNS
 ORIGIN_PARTS: tuple[str, ...] = ("inside", "outside", "unknown")
 UNKNOWN_PARTS: tuple[str, ...] = ("unknown_parents", "unknown_grandparents")
 
+#: The two definitions linked person by person (docs/protection.md, "Cross-definition
+#: modelling"): a person is ``unknown_parents`` or ``outside`` under both, or ``inside``,
+#: ``unknown_grandparents`` or ``outside`` under both.
+LINKED_DEFINITIONS: tuple[str, str] = ("eu15", "eu")
+#: Origins of the link rows (never published): ``unknown_parents + outside`` of the row's
+#: definition, and the slack of the row's definition against the other one's sum.
+LINK_SUM = "~link:unknown_parents+outside"
+LINK_SLACK = "~link:slack"
+LINK_ORIGINS: tuple[str, str] = (LINK_SUM, LINK_SLACK)
+#: The status of a link row in an attacker's view.
+LINK_STATUS = "link"
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+def _no_ints() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
+def _no_floats() -> FloatArray:
+    return np.zeros(0, dtype=np.float64)
+
+
+def _zero_ptr() -> IntArray:
+    return np.zeros(1, dtype=np.int64)
 
 
 class KeyCoder:
@@ -115,10 +152,67 @@ class Structure:
     rel_ptr: IntArray
     rel_terms: IntArray
     rel_kind: IntArray  # index into RELATION_KINDS
+    # the link quantities, functions of the cells: dep_q[i] is the sum of
+    # dep_coef[k] * q[dep_terms[k]] over k in dep_ptr[i]:dep_ptr[i + 1] (none in a
+    # substructure)
+    dep_q: IntArray = field(default_factory=_no_ints)
+    dep_ptr: IntArray = field(default_factory=_zero_ptr)
+    dep_terms: IntArray = field(default_factory=_no_ints)
+    dep_coef: FloatArray = field(default_factory=_no_floats)
 
     @property
     def n_rel(self) -> int:
         return int(self.rel_total.shape[0])
+
+    def dependent(self) -> BoolArray:
+        """Per quantity, whether it is a link quantity (a function of the cells)."""
+        out = np.zeros(self.n_q, dtype=bool)
+        out[self.dep_q] = True
+        return out
+
+    def derive(self, values: FloatArray) -> FloatArray:
+        """``values`` with every link quantity computed from the cells (a missing cell, NaN,
+        counts 0: an empty combination of a withheld entity's copy)."""
+        out = values.copy()
+        if self.dep_q.size:
+            v = np.nan_to_num(values[self.dep_terms], nan=0.0) * self.dep_coef
+            out[self.dep_q] = np.add.reduceat(v, self.dep_ptr[:-1])
+        return out
+
+    def derive_deltas(
+        self, point: IntArray, idx: IntArray, dev: FloatArray, n_points: int
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        """The link quantities' deviations implied by sparse deviations of the cells
+        (``point[k]`` moves quantity ``idx[k]`` by ``dev[k]``; link quantities among them are
+        ignored): (point, link quantity, deviation), the non-zero ones."""
+        empty = (_no_ints(), _no_ints(), _no_floats())
+        if self.dep_q.size == 0 or idx.size == 0:
+            return empty
+        dep = self.dependent()
+        # per cell, the (link, coefficient) pairs it enters
+        n_t = np.diff(self.dep_ptr)
+        link_of = np.repeat(self.dep_q, n_t)
+        o = np.argsort(self.dep_terms, kind="stable")
+        tq, lq, cf = self.dep_terms[o], link_of[o], self.dep_coef[o]
+        keep = ~dep[idx]
+        point, idx, dev = point[keep], idx[keep], dev[keep]
+        lo = np.searchsorted(tq, idx, side="left")
+        hi = np.searchsorted(tq, idx, side="right")
+        cnt = hi - lo
+        if cnt.sum() == 0:
+            return empty
+        rep = np.repeat(np.arange(idx.size, dtype=np.int64), cnt)
+        mem = np.repeat(lo - np.cumsum(np.concatenate([[0], cnt[:-1]])), cnt) + np.arange(
+            int(cnt.sum()), dtype=np.int64
+        )
+        key = point[rep] * self.n_q + lq[mem]
+        uk, inv = np.unique(key, return_inverse=True)
+        val = np.bincount(inv.reshape(-1), weights=cf[mem] * dev[rep], minlength=uk.size)
+        nz = np.abs(val) > 1e-12
+        pts: IntArray = (uk[nz] // self.n_q).astype(np.int64)
+        qs: IntArray = (uk[nz] % self.n_q).astype(np.int64)
+        vals: FloatArray = val[nz].astype(np.float64)
+        return pts, qs, vals
 
     def fingerprint(self) -> str:
         """A digest of the rows' keys and quantities and of the relations: two structures
@@ -158,6 +252,8 @@ RELATION_KINDS: tuple[str, ...] = (
     *(f"all:{v}" for v in VARIABLES),
     "entity_in_domain",
     "domain_in_administration",
+    "link_sum",
+    "link_cross",
 )
 
 
@@ -219,9 +315,11 @@ def build_structure(table: pa.Table) -> Structure:
     terms: list[IntArray] = []
     kinds: list[IntArray] = []
     ndef = len(coder.values["definition"]) + 1
+    link_codes = [c for c in (coder.code("origin", o) for o in LINK_ORIGINS) if c > 0]
+    is_link = np.isin(digits["origin"], link_codes)
     for k, (kind, col, allowed, over) in enumerate(_relation_specs()):
         codes = [coder.code(col, a) for a in allowed]
-        mask = np.isin(digits[col], [c for c in codes if c > 0])
+        mask = np.isin(digits[col], [c for c in codes if c > 0]) & ~is_link
         if not mask.any():
             continue
         rows = np.nonzero(mask)[0]
@@ -244,6 +342,15 @@ def build_structure(table: pa.Table) -> Structure:
         parents.append(qid[prow])
         terms.append(qid[rows])
         kinds.append(np.full(rows.shape[0], k, dtype=np.int64))
+    deps = _link_relations(coder, digits, rcode, order, sorted_codes, qid, is_link)
+    if deps is not None:
+        k_sum, k_cross = RELATION_KINDS.index("link_sum"), RELATION_KINDS.index("link_cross")
+        for k, tq in ((k_sum, deps.terms_sum), (k_cross, deps.terms_cross)):
+            for j in range(tq.shape[1]):
+                groups.append((k * n_q + deps.a_q) * ndef)
+                parents.append(deps.a_q)
+                terms.append(tq[:, j])
+                kinds.append(np.full(deps.a_q.shape[0], k, dtype=np.int64))
     if not groups:
         empty = np.zeros(0, dtype=np.int64)
         return Structure(coder, rcode, qid, n_q, empty, np.zeros(1, np.int64), empty, empty)
@@ -268,7 +375,115 @@ def build_structure(table: pa.Table) -> Structure:
         rel_ptr=rel_ptr,
         rel_terms=t.astype(np.int64),
         rel_kind=kd[starts].astype(np.int64),
+        dep_q=_no_ints() if deps is None else deps.dep_q,
+        dep_ptr=_zero_ptr() if deps is None else deps.dep_ptr,
+        dep_terms=_no_ints() if deps is None else deps.dep_terms,
+        dep_coef=_no_floats() if deps is None else deps.dep_coef,
     )
+
+
+class _Links(NamedTuple):
+    a_q: IntArray  # per LINK_SUM row: its quantity
+    terms_sum: IntArray  # (rows, 2): unknown_parents(D), outside(D)
+    terms_cross: IntArray  # (rows, 2): unknown_parents(D'), slack(D')
+    dep_q: IntArray
+    dep_ptr: IntArray
+    dep_terms: IntArray
+    dep_coef: FloatArray
+
+
+def _link_relations(
+    coder: KeyCoder,
+    digits: dict[str, IntArray],
+    rcode: IntArray,
+    order: IntArray,
+    sorted_codes: IntArray,
+    qid: IntArray,
+    is_link: BoolArray,
+) -> _Links | None:
+    """The link relations of the ``LINK_SUM`` rows (:func:`with_link_rows`): per row of
+    definition ``D`` (the other one ``D'``), its quantity ``a``, the terms of
+    ``a = unknown_parents(D) + outside(D)`` and of ``a = unknown_parents(D') + slack(D')``
+    (two columns each), and the link quantities as functions of the cells:
+    ``a = up(D) + out(D)``, ``slack(D') = up(D) + out(D) - up(D')``. None without link rows."""
+    c_sum = coder.code("origin", LINK_SUM)
+    if c_sum <= 0 or not is_link.any():
+        return None
+    rows = np.nonzero(digits["origin"] == c_sum)[0]
+    d_def = digits["definition"][rows]
+    other = np.zeros_like(d_def)
+    d0, d1 = (coder.code("definition", d) for d in LINKED_DEFINITIONS)
+    other[d_def == d0] = d1
+    other[d_def == d1] = d0
+    n = rcode.shape[0]
+
+    def find(origin: str, definition: IntArray | None) -> IntArray:
+        code = rcode[rows] + (coder.code("origin", origin) - c_sum) * coder.mult["origin"]
+        if definition is not None:
+            code = code + (definition - d_def) * coder.mult["definition"]
+        pos = np.minimum(np.searchsorted(sorted_codes, code), n - 1)
+        hit = sorted_codes[pos] == code
+        if not hit.all() or (other == 0).any():
+            raise InternalError("a link row without its cells (with_link_rows makes both)")
+        out: IntArray = qid[order[pos]]
+        return out
+
+    a_q = qid[rows]
+    up, out = find("unknown_parents", None), find("outside", None)
+    up_o, slack_o = find("unknown_parents", other), find(LINK_SLACK, other)
+    m = a_q.shape[0]
+    terms_sum = np.stack([up, out], axis=1)
+    terms_cross = np.stack([up_o, slack_o], axis=1)
+    dep_q = np.concatenate([a_q, slack_o])
+    dep_ptr = np.concatenate([[0], 2 * np.arange(1, m + 1), 2 * m + 3 * np.arange(1, m + 1)])
+    dep_terms = np.concatenate(
+        [np.stack([up, out], axis=1).reshape(-1), np.stack([up, out, up_o], axis=1).reshape(-1)]
+    )
+    dep_coef = np.concatenate([np.ones(2 * m), np.tile([1.0, 1.0, -1.0], m)])
+    return _Links(a_q, terms_sum, terms_cross, dep_q, dep_ptr.astype(np.int64), dep_terms, dep_coef)
+
+
+def with_link_rows(table: pa.Table) -> pa.Table:
+    """``table`` (the contract's columns) plus the link rows of every row that both linked
+    definitions tabulate (``unknown_parents`` and ``outside`` under each): per definition
+    one ``LINK_SUM`` and one ``LINK_SLACK`` row with the row's key, no count, no label and
+    status ``LINK_STATUS`` (hidden quantities at least 0 that no release holds). Unchanged
+    when a linked definition is absent."""
+    if pc.any(pc.is_in(table["origin"], pa.array(LINK_ORIGINS, pa.string()))).as_py():
+        raise InputError(
+            f"cell table holds a reserved origin ({' or '.join(LINK_ORIGINS)}): not a release"
+        )
+    defs = set(pc.unique(table["definition"]).to_pylist())
+    if not set(LINKED_DEFINITIONS) <= defs:
+        return table
+    coder = KeyCoder(table)
+    d = coder.digits(table)
+    code = coder.encode(table)
+    # the row's key: every key column but the definition and the origin
+    key = code - d["definition"] * coder.mult["definition"] - d["origin"] * coder.mult["origin"]
+    ok = code >= 0
+    have = None
+    for o in ("unknown_parents", "outside"):
+        for x in LINKED_DEFINITIONS:
+            m = ok & (d["origin"] == coder.code("origin", o))
+            m &= d["definition"] == coder.code("definition", x)
+            keys = np.unique(key[m])
+            have = keys if have is None else np.intersect1d(have, keys)
+    assert have is not None
+    up = ok & (d["origin"] == coder.code("origin", "unknown_parents"))
+    in_def = np.isin(d["definition"], [coder.code("definition", x) for x in LINKED_DEFINITIONS])
+    sel = up & in_def & np.isin(key, have)
+    base = table.filter(pa.array(sel))
+    parts = [table]
+    for o in LINK_ORIGINS:
+        cols = {c: base[c] for c in base.column_names}
+        m = base.num_rows
+        cols["origin"] = pa.array([o] * m, table.schema.field("origin").type)
+        for c in ("count", "percent", "shown"):
+            cols[c] = pa.nulls(m, table.schema.field(c).type)
+        cols["status"] = pa.array([LINK_STATUS] * m, table.schema.field("status").type)
+        parts.append(pa.table(cols, schema=table.schema))
+    return pa.concat_tables(parts)
 
 
 def empty_cells() -> pa.Table:

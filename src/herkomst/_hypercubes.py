@@ -56,6 +56,9 @@ from ._cells import (
     LEVEL_ADMINISTRATION,
     LEVEL_DOMAIN,
     LEVEL_ENTITY,
+    LINK_SLACK,
+    LINK_SUM,
+    LINKED_DEFINITIONS,
     ORIGIN_PARTS,
     UNKNOWN_PARTS,
     BoolArray,
@@ -155,6 +158,40 @@ class Scene:
 #: a column of a move: (definition, origin, coefficient); definition None: the target's
 Column = tuple[str | None, str, float]
 
+_LINKED_CLASSES = ("unknown_parents", "outside")
+
+
+def _linked(origins: list[str], definitions: list[str]) -> bool:
+    """Whether the release's structure has the link rows of the two EU definitions."""
+    return set(LINKED_DEFINITIONS) <= set(definitions) and LINK_SUM in origins
+
+
+def valid_pair(c15: str, c_eu: str) -> bool:
+    """Whether one person can have class ``c15`` under ``eu15`` and ``c_eu`` under ``eu``:
+    ``unknown_parents`` under one is ``unknown_parents`` or ``outside`` under the other
+    (docs/protection.md, "Cross-definition modelling")."""
+    up = "unknown_parents"
+    return not (c15 == up and c_eu not in _LINKED_CLASSES) and not (
+        c_eu == up and c15 not in _LINKED_CLASSES
+    )
+
+
+def _link_columns(combo: dict[str, str]) -> list[Column]:
+    """The link quantities one person of the classes ``combo`` (definition -> class) counts
+    in: per definition ``D`` (the other ``D'``) the sum ``a(D)`` (1 when ``unknown_parents``
+    or ``outside`` under ``D``) and the slack ``s(D')`` (that, less 1 when
+    ``unknown_parents`` under ``D'``): ``herkomst._cells.with_link_rows``."""
+    out: list[Column] = []
+    a, b = LINKED_DEFINITIONS
+    for dfn, other in ((a, b), (b, a)):
+        in_sum = 1.0 if combo[dfn] in _LINKED_CLASSES else 0.0
+        if in_sum:
+            out.append((dfn, LINK_SUM, in_sum))
+        slack = in_sum - (1.0 if combo[other] == "unknown_parents" else 0.0)
+        if slack:
+            out.append((other, LINK_SLACK, slack))
+    return out
+
 
 def _column_moves(
     origins: list[str], definitions: list[str]
@@ -172,6 +209,7 @@ def _column_moves(
     """
     leaves = [o for o in (*ORIGIN_PARTS, *UNKNOWN_PARTS) if o != "unknown" and o in origins]
     has_unknown = "unknown" in origins
+    linked = _linked(origins, definitions)
 
     def person(dfn: str | None, a: str) -> list[Column]:
         out: list[Column] = [(dfn, a, 1.0)]
@@ -179,35 +217,58 @@ def _column_moves(
             out.append((dfn, "unknown", 1.0))
         return out
 
-    def swap(a: str, b: str) -> list[Column]:
+    def links(dfn: str, a: str, others: dict[str, str]) -> list[Column]:
+        """The link columns of a person of class ``a`` under ``dfn`` and ``others``."""
+        if not linked or dfn not in LINKED_DEFINITIONS:
+            return []
+        return _link_columns({**others, dfn: a})
+
+    def valid(dfn: str, a: str, others: dict[str, str]) -> bool:
+        if not linked or dfn not in LINKED_DEFINITIONS:
+            return True
+        combo = {**others, dfn: a}
+        return valid_pair(combo[LINKED_DEFINITIONS[0]], combo[LINKED_DEFINITIONS[1]])
+
+    def swap(dfn: str, a: str, b: str) -> list[Column]:
+        # one person of class a comes, one of class b leaves, each with the same classes
+        # under the other definitions (`outside`: a pair with every class)
+        same = {o: "outside" for o in definitions if o != dfn}
         acc: dict[tuple[str | None, str], float] = {}
         for sign, o in ((1.0, a), (-1.0, b)):
-            for dfn, col, c in person(None, o):
-                acc[(dfn, col)] = acc.get((dfn, col), 0.0) + sign * c
-        return [(dfn, col, c) for (dfn, col), c in acc.items() if c]
+            for dd, col, c in [*person(None, o), *links(dfn, o, same)]:
+                key = (None if dd == dfn else dd, col)
+                acc[key] = acc.get(key, 0.0) + sign * c
+        return [(dd, col, c) for (dd, col), c in acc.items() if c]
 
     moves: dict[tuple[str, str], list[list[Column]]] = {}
     for dfn in definitions:
         others = [x for x in definitions if x != dfn]
         # the other definitions' origins of a moved person: every combination
-        other_sets: list[list[Column]] = [[]]
+        other_sets: list[tuple[list[Column], dict[str, str]]] = [([], {})]
         for o_d in others:
-            other_sets = [acc + person(o_d, c) for acc in other_sets for c in leaves]
-
-        def row_moves(
-            a_list: list[str], others_sets: list[list[Column]] = other_sets
-        ) -> list[list[Column]]:
-            return [
-                [(None, "total", 1.0), *person(None, a), *rest]
-                for a in a_list
-                for rest in others_sets
+            other_sets = [
+                (acc + person(o_d, c), {**cls, o_d: c}) for acc, cls in other_sets for c in leaves
             ]
 
+        def row_moves(
+            a_list: list[str],
+            others_sets: list[tuple[list[Column], dict[str, str]]] = other_sets,
+            dfn: str = dfn,
+        ) -> list[list[Column]]:
+            out: list[list[Column]] = []
+            for a in a_list:
+                for rest, cls in others_sets:
+                    if not valid(dfn, a, cls):
+                        continue
+                    lk = [(None if dd == dfn else dd, col, c) for dd, col, c in links(dfn, a, cls)]
+                    out.append([(None, "total", 1.0), *person(None, a), *rest, *lk])
+            return out
+
         for a in leaves:
-            moves[(dfn, a)] = [swap(a, b) for b in leaves if b != a] + row_moves([a])
+            moves[(dfn, a)] = [swap(dfn, a, b) for b in leaves if b != a] + row_moves([a])
         if has_unknown:
             moves[(dfn, "unknown")] = [
-                swap(a, b) for a in UNKNOWN_PARTS if a in leaves for b in leaves
+                swap(dfn, a, b) for a in UNKNOWN_PARTS if a in leaves for b in leaves
                 if b not in UNKNOWN_PARTS
             ] + row_moves([a for a in UNKNOWN_PARTS if a in leaves])  # fmt: skip
         moves[(dfn, "total")] = row_moves(leaves)
@@ -599,13 +660,23 @@ def check(
 ) -> BoolArray:  # fmt: skip
     """Per point, whether it is a table the attacker cannot exclude with its target at its
     goal: every quantity it moves unpublished and within its bounds, every relation of
-    ``s`` kept (``A d = 0``), the target moved to the goal. Vectorised over the points."""
+    ``s`` kept (``A d = 0``), the target moved to the goal. The link quantities are set
+    from the cells the point moves (``Structure.derive_deltas``), so a proposal that breaks
+    the two definitions' person-level link fails on a slack below 0. Vectorised over the
+    points."""
     n = pts.n
     if n == 0:
         return np.zeros(0, dtype=bool)
     counts = np.diff(pts.ptr)
     pid = np.repeat(np.arange(n, dtype=np.int64), counts)
     idx, dev = pts.idx, pts.dev
+    if s.dep_q.size:
+        # the link quantities move as the cells say (a proposal need not give them)
+        dp, dq, dd = s.derive_deltas(pid, idx, dev, n)
+        cell = ~s.dependent()[idx]
+        pid = np.concatenate([pid[cell], dp])
+        idx = np.concatenate([idx[cell], dq])
+        dev = np.concatenate([dev[cell], dd])
     ok = np.ones(n, dtype=bool)
     bad = ~hidden[idx]
     y = truth[idx] + dev
@@ -707,6 +778,12 @@ def transfers(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray)
     n_col = len(col_off)
     # origin combinations (one leaf per definition) and the columns a person of each counts in
     combos = list(itertools.product(leaves, repeat=len(dvals)))
+    linked = _linked(ovals, dvals)
+    if linked:
+        # only the pairs of classes one person can have, and the link quantities he
+        # counts in (for such a pair each 0 or 1)
+        i0, i1 = (dvals.index(x) for x in LINKED_DEFINITIONS)
+        combos = [c for c in combos if valid_pair(c[i0], c[i1])]
     cmask = np.zeros((len(combos), n_col), dtype=bool)
     cmask[:, 0] = True
     for c, combo in enumerate(combos):
@@ -714,6 +791,9 @@ def transfers(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray)
             cmask[c, col_at[(di, o)]] = True
             if o in UNKNOWN_PARTS and has_unknown:
                 cmask[c, col_at[(di, "unknown")]] = True
+        if linked:
+            for ldef, o, coef in _link_columns(dict(zip(dvals, combo, strict=True))):
+                cmask[c, col_at[(dvals.index(str(ldef)), o)]] = coef > 0
     combo_arr = np.array(combos, dtype=object).reshape(len(combos), len(dvals))
     # exchanges: a person of combination cy comes, one of cx leaves, in the same rows: the
     # columns of cy only gain, those of cx only lose (`total` and shared ones do not move)

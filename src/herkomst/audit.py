@@ -52,6 +52,7 @@ from ._cells import (
     LEVEL_ADMINISTRATION,
     LEVEL_DOMAIN,
     LEVEL_ENTITY,
+    LINK_STATUS,
     RELATION_KINDS,
     BoolArray,
     FloatArray,
@@ -63,6 +64,7 @@ from ._cells import (
     build_units,
     conform,
     substructure,
+    with_link_rows,
 )
 from ._highs import colwise_model
 from .authorization import Authorization, PublicRules, load_authorization
@@ -149,7 +151,9 @@ def withheld_from(published: pa.Table, truth: pa.Table) -> list[dict[str, Any]]:
 
 
 def attacker_view(published: pa.Table, withheld: Sequence[dict[str, Any]]) -> pa.Table:
-    """The published cells plus one unknown copy per withheld unit.
+    """The published cells plus one unknown copy per withheld unit, then the link rows of
+    every row (:func:`herkomst._cells.with_link_rows`: what the attacker knows of how the
+    two EU definitions classify the same persons).
 
     A withheld entity's copy holds every combination of its domain's cells; a withheld policy
     domain (an entry without ``entity``) holds every combination of the administration's, and
@@ -191,7 +195,7 @@ def attacker_view(published: pa.Table, withheld: Sequence[dict[str, Any]]) -> pa
                 f"{w['policy_domain']} has no cells in the release"
             )
         parts.append(_unknown_copy(dom, "entity", str(w["policy_domain"]), str(w["entity"])))
-    return pa.concat_tables(parts)
+    return with_link_rows(pa.concat_tables(parts))
 
 
 def _unknown_copy(src: pa.Table, scope: str, domain: str, entity: str | None) -> pa.Table:
@@ -252,6 +256,7 @@ def _knowledge(view: pa.Table, s: Structure, rules: PublicRules) -> _Knowledge:
     is_small = np.array([x == rules.small_label for x in shown], dtype=bool)
     is_x = np.array([x == rules.suppressed_label for x in shown], dtype=bool)
     is_withheld = np.array([x == WITHHELD_STATUS for x in status], dtype=bool)
+    is_link = np.array([x == LINK_STATUS for x in status], dtype=bool)
     has_count = ~np.isnan(counts)
     pub_rows = np.nonzero(has_count)[0]
     conflict = _first_conflict(s.qid[pub_rows], counts[pub_rows], n_q)
@@ -262,7 +267,7 @@ def _knowledge(view: pa.Table, s: Structure, rules: PublicRules) -> _Knowledge:
         )
     known[s.qid[pub_rows]] = True
     value[s.qid[pub_rows]] = counts[pub_rows]
-    unlabelled = ~has_count & ~is_small & ~is_x & ~is_withheld
+    unlabelled = ~has_count & ~is_small & ~is_x & ~is_withheld & ~is_link
     if unlabelled.any():
         i = int(np.argmax(unlabelled))
         raise InputError(
@@ -1592,7 +1597,8 @@ class _WitnessLP:
         self.hidden = hidden
         self.lb, self.ub = base.lb, base.ub
         ent = units.level[units.q_unit] == LEVEL_ENTITY
-        self.w = np.where(hidden, np.where(ent, 1.0, 0.25), 0.0)
+        # a link quantity is no cell: moving it costs nothing
+        self.w = np.where(hidden & ~s.dependent(), np.where(ent, 1.0, 0.25), 0.0)
         self._global: _WitnessModel | None = None
         self._local: dict[tuple[int, bool], _LocalBlock] = {}
         # per quantity its breakdown (-1: the total breakdown, -2: none single), for the
@@ -2593,7 +2599,7 @@ def _truth_by_quantity(truth: pa.Table, s: Structure) -> FloatArray:
     cnt = t["count"].to_numpy(zero_copy_only=False).astype(np.float64)
     out[s.qid[order[pos[hit]]]] = cnt[hit]
     # Withheld-entity copies that the true table lacks (an empty combination) are 0.
-    return out
+    return s.derive(out)
 
 
 def _attackers(

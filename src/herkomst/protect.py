@@ -44,6 +44,8 @@ import pyarrow.compute as pc
 
 from ._cells import (
     KEY_COLUMNS,
+    LINK_STATUS,
+    LINKED_DEFINITIONS,
     BoolArray,
     FloatArray,
     IntArray,
@@ -70,7 +72,8 @@ STATUS_PUBLISHED = "published"
 STATUS_PRIMARY = "masked_primary"
 STATUS_SECONDARY = "masked_secondary"
 
-_P, _W, _S = 1, 2, 3  # hidden classes: primary, withheld, secondary (0 = published)
+# hidden classes: primary, withheld, secondary, link quantity (0 = published)
+_P, _W, _S, _L = 1, 2, 3, 4
 
 
 def _to_table(cells: Any) -> pa.Table:
@@ -164,7 +167,7 @@ class _State:
     view: pa.Table
     s: Structure
     v: FloatArray  # true value per quantity
-    cls: IntArray  # 0 published, _P, _W, _S
+    cls: IntArray  # 0 published, _P, _W, _S, _L
     lb: FloatArray
     ub: FloatArray
     forbidden: BoolArray  # may never become a complementary suppression
@@ -277,6 +280,24 @@ def _build_state(
                 "is not modelled); start a new ledger only with the data protection officer's consent"
             )
         forbidden[lq] = True
+    # the link quantities (functions of the cells, never published): hidden, at least 0
+    v = s.derive(v)
+    dep = s.dependent()
+    if (v[dep] < 0).any():
+        q = int(np.nonzero(dep & (v < 0))[0][0])
+        row = int(np.nonzero(s.qid == q)[0][0])
+        key = ", ".join(
+            f"{c}={view[c][row].as_py()}" for c in KEY_COLUMNS if c not in ("origin", "definition")
+        )
+        raise InputError(
+            f"cells ({key}): unknown_parents under one of {' and '.join(LINKED_DEFINITIONS)} "
+            "exceeds unknown_parents + outside under the other, which no person-level "
+            "classification gives (whether self or a parent is unknown does not depend on the "
+            "definition)"
+        )
+    cls[dep] = _L
+    lb[dep] = 0.0
+    ub[dep] = np.inf
     _set_bounds(cls, lb, ub, rules)
     admin = np.zeros(s.n_q, dtype=bool)
     admin[s.qid[np.array([a == "administration" for a in sc], dtype=bool)]] = True
@@ -406,7 +427,7 @@ def _derivable(st: _State) -> IntArray:
         qs = q[m]
         # relations that derive a nonzero cell, or a cell of a relation with a published
         # nonzero member (something could be hidden)
-        useful = st.v[qs] > 0
+        useful = (st.v[qs] > 0) & (st.cls[qs] != _L)
         out.append(rel[m][useful])
         known[qs] = True
     return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
@@ -430,7 +451,10 @@ def _local_fixpoint(st: _State, max_iter: int = 500) -> int:
 def _published_table(st: _State) -> pa.Table:
     """The release as the public sees it (withheld entities absent)."""
     view, s, rules = st.view, st.s, st.rules
-    keep = np.array([x != WITHHELD_STATUS for x in view["status"].to_pylist()], dtype=bool)
+    keep = np.array(
+        [x != WITHHELD_STATUS and x != LINK_STATUS for x in view["status"].to_pylist()],
+        dtype=bool,
+    )
     q = s.qid
     cls = st.cls[q]
     counts = st.v[q]
@@ -632,7 +656,8 @@ class _SubLP:
         ent = np.zeros(st.s.n_q, dtype=bool)
         rows = pc.equal(st.view["scope"], "entity").to_numpy(zero_copy_only=False)
         ent[st.s.qid[rows]] = True
-        w = np.where(ent[gq], 1.0, 0.25)
+        # a link quantity is no cell: moving it costs nothing
+        w = np.where(st.cls[gq] == _L, 0.0, np.where(ent[gq], 1.0, 0.25))
         self.h = colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
             np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), np.zeros(ls.n_rel),
@@ -1138,16 +1163,17 @@ def _current_knowledge(st: _State) -> tuple[Any, BoolArray, FloatArray, FloatArr
 
 
 def _current_view(st: _State) -> pa.Table:
-    """The attacker's view of the current pattern (withheld copies included)."""
+    """The attacker's view of the current pattern (withheld copies and link rows included,
+    in the rows' order of ``st.view``)."""
     pub = _published_table(st)
-    wrow = np.asarray(
-        pc.fill_null(pc.equal(st.view["status"], WITHHELD_STATUS), False).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
-    )
-    wpart = st.view.filter(pa.array(wrow))
-    return pa.concat_tables([pub, wpart.cast(pub.schema)])
+    parts = [pub]
+    for status in (WITHHELD_STATUS, LINK_STATUS):
+        rows = np.asarray(
+            pc.fill_null(pc.equal(st.view["status"], status), False).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        parts.append(st.view.filter(pa.array(rows)).cast(pub.schema))
+    return pa.concat_tables(parts)
 
 
 def _block_goals(

@@ -147,6 +147,53 @@ def test_insider_subtracts_own_entity() -> None:
     assert (worst["entity"], worst["lower"], worst["upper"]) in {("E2", 1.0, 3.0), ("E3", 1.0, 3.0)}
 
 
+def _pairs(n: int, eu15: str, eu: str) -> list[dict[str, object]]:
+    return [{**p, "origin_eu": eu} for p in _people(n, "E1", "D", eu15)]
+
+
+def test_the_definitions_person_level_link_narrows_a_small_cell() -> None:
+    # 65 staff: 60 inside under both definitions, 1 unknown_parents under both, 2
+    # unknown_grandparents under both and 2 unknown_grandparents under eu15 but inside under
+    # eu (a grandparent's country joined the EU). Naive release: eu15 unknown = 5 and both
+    # outside = 0 published, the four unknown parts 1-5. Under eu alone unknown = 65 - 62 - 0
+    # = 3, so unknown_parents(eu) <= 2. Whether a parent is unknown does not depend on the
+    # definition: unknown_parents(eu15) <= unknown_parents(eu) + outside(eu) = 2 (not 4).
+    people = (
+        _pairs(60, "inside", "inside")
+        + _pairs(1, "unknown_parents", "unknown_parents")
+        + _pairs(2, "unknown_grandparents", "unknown_grandparents")
+        + _pairs(2, "unknown_grandparents", "inside")
+    )
+    cells = make_cells(people, breakdowns=("total",))
+    res = audit(_naive(cells), cells, AUTH, withheld=[], exact=True)
+    got = {
+        (r["definition"], r["origin"]): (r["lower"], r["upper"])
+        for r in res.cells.to_pylist()
+        if r["scope"] == "entity"
+    }
+    assert got[("eu15", "unknown_parents")] == (1.0, 2.0)
+    assert got[("eu15", "unknown_grandparents")] == (3.0, 4.0)
+    # the same eu15 table without the eu definition tells nothing beyond the labels
+    alone = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    res1 = audit(_naive(alone), alone, AUTH, withheld=[], exact=True)
+    got1 = {r["origin"]: (r["lower"], r["upper"]) for r in res1.cells.to_pylist()}
+    assert got1["unknown_parents"] == (1.0, 4.0)
+    # the fast audit (witnesses, then LPs) finds the same failure
+    fast = audit(_naive(cells), cells, AUTH, withheld=[])
+    assert not fast.passed
+
+
+def test_cells_that_break_the_definitions_link_are_refused() -> None:
+    # unknown_parents under eu15 and inside under eu: no person can be both
+    people = _pairs(60, "inside", "inside") + _pairs(1, "unknown_parents", "inside")
+    cells = make_cells(people, breakdowns=("total",))
+    from herkomst.errors import InputError
+    from herkomst.protect import protect_public
+
+    with pytest.raises(InputError, match="unknown_parents"):
+        protect_public(cells, AUTH, "public")
+
+
 @pytest.mark.parametrize("attacker", ["nobody", "insider"])
 def test_unknown_attacker_is_refused(attacker: str) -> None:
     cells = make_cells(
