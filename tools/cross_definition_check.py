@@ -20,10 +20,10 @@ the release without its link rows, and solves for every ``1-5`` cell the public 
 exact interval (HiGHS, the LP relaxation, with published values, labels, withheld
 entities' bounds and rounded percentages, as the audit states them) with the inequalities,
 then without them for the cells that do not reach both 1 and 4. It lists the cells whose
-interval the inequalities narrow and, when the folder holds the audit's exact
-``audit.parquet`` (``herkomst audit --exact``), every ``1-5`` cell whose interval there
-differs from the one with the inequalities here (none expected: the two formulations
-describe the same set). Slow (two LPs per cell on the whole release).
+interval the inequalities narrow, and compares the intervals with the inequalities with
+the audit's own exact intervals of the same cells (``herkomst.audit._intervals`` on the
+view with the link rows): none should differ, the two formulations describe the same
+set. Slow (two LPs per cell and formulation on the whole release).
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ from typing import Any
 import highspy
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from herkomst._cells import LINK_STATUS, build_structure
 from herkomst._highs import colwise_model
 from herkomst.audit import (
+    _intervals,
     _knowledge,
     _read_manifest,
+    _Stats,
     attacker_view,
     read_cells,
     withheld_in_manifest,
@@ -174,30 +175,30 @@ def main(release: Path) -> dict[str, Any]:
         "short_of_1_to_4_with": len(short),
         "narrowed": narrowed,
     }
-    audit_file = release / "audit.parquet"
-    if audit_file.exists():
-        a = pq.read_table(audit_file)
-        a = a.filter(
-            pc.and_(
-                pc.and_(pc.equal(a["attacker"], "public"), pc.equal(a["target"], "small")),
-                pc.fill_null(a["exact"], False),
-            )
-        )
-        akeys = [*keys, "definition", "origin"]
-        got = {tuple(r[c] for c in akeys): (r["lower"], r["upper"]) for r in a.to_pylist()}
-        differ = []
-        compared = 0
-        for tq in targets:
-            i = int(np.nonzero(s.qid == tq)[0][0])
-            key = tuple(cols[c][i] for c in akeys)
-            if key not in got:
-                continue
-            compared += 1
-            if got[key] != with_ineq[tq]:
-                differ.append({"cell": dict(zip(akeys, key, strict=True)),
-                               "audit": got[key], "here": with_ineq[tq]})  # fmt: skip
-        out["compared_with_audit"] = compared
-        out["differ_from_audit"] = differ
+    # the audit's own model (the link quantities) for the same cells
+    view_l = attacker_view(cells, withheld_in_manifest(_read_manifest(release)))
+    s_l = build_structure(view_l)
+    k_l = _knowledge(view_l, s_l, rules)
+    order = np.argsort(s_l.rcode, kind="stable")
+    code = s_l.coder.encode(view.select(view_l.column_names))
+    rows_of = {int(q): int(np.nonzero(s.qid == q)[0][0]) for q in targets}
+    pos = np.searchsorted(s_l.rcode[order], code[[rows_of[q] for q in targets]])
+    tq_l = s_l.qid[order[pos]]
+    n_t = len(targets)
+    a_lo, a_hi, _ = _intervals(
+        s_l, k_l, tq_l.astype(np.int64), np.full(n_t, smin), np.full(n_t, smax), True, _Stats()
+    )
+    differ = []
+    for j, tq in enumerate(targets):
+        got = (float(np.ceil(a_lo[j] - 1e-6)), float(np.floor(a_hi[j] + 1e-6)))
+        if got != with_ineq[tq]:
+            i = rows_of[tq]
+            cell = {
+                c: cols[c][i] for c in (*keys, "definition", "origin") if cols[c][i] is not None
+            }
+            differ.append({"cell": cell, "audit": got, "inequalities": with_ineq[tq]})
+    out["compared_with_audit"] = n_t
+    out["differ_from_audit"] = differ
     return out
 
 
