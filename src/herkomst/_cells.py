@@ -443,6 +443,28 @@ def _link_relations(
     return _Links(a_q, terms_sum, terms_cross, dep_q, dep_ptr.astype(np.int64), dep_terms, dep_coef)
 
 
+def check_links(s: Structure, values: FloatArray, view: pa.Table) -> None:
+    """Raise :class:`InputError` when the true cells ``values`` (per quantity, the link
+    quantities derived) give a link slack below 0: no person-level classification does.
+    Names the row's key (no count: the message may leave the warehouse)."""
+    dep = s.dependent()
+    bad = np.nonzero(dep & (values < -1e-9))[0]
+    if bad.size == 0:
+        return
+    row = int(np.nonzero(s.qid == int(bad[0]))[0][0])
+    key = ", ".join(
+        f"{c}={view[c][row].as_py()}"
+        for c in KEY_COLUMNS
+        if c not in ("origin", "definition") and view[c][row].as_py() is not None
+    )
+    raise InputError(
+        f"cells ({key}): unknown_parents under one of {' and '.join(LINKED_DEFINITIONS)} "
+        "exceeds unknown_parents + outside under the other, which no person-level "
+        "classification gives (whether self or a parent is unknown does not depend on the "
+        "definition)"
+    )
+
+
 def with_link_rows(table: pa.Table) -> pa.Table:
     """``table`` (the contract's columns) plus the link rows of every row that both linked
     definitions tabulate (``unknown_parents`` and ``outside`` under each): per definition

@@ -62,6 +62,7 @@ from ._cells import (
     breakdown_of,
     build_structure,
     build_units,
+    check_links,
     conform,
     substructure,
     with_link_rows,
@@ -2267,6 +2268,7 @@ def audit(
     truth_q: FloatArray | None = None
     if cells_true is not None:
         truth_q = _truth_by_quantity(cells_true, s)
+        check_links(s, truth_q, view)
     shown_a = view["shown"]
     status_a = view["status"]
     is_w = _eq(status_a, WITHHELD_STATUS)

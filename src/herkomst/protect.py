@@ -45,7 +45,6 @@ import pyarrow.compute as pc
 from ._cells import (
     KEY_COLUMNS,
     LINK_STATUS,
-    LINKED_DEFINITIONS,
     BoolArray,
     FloatArray,
     IntArray,
@@ -53,6 +52,7 @@ from ._cells import (
     breakdown_of,
     build_structure,
     build_units,
+    check_links,
     conform,
     substructure,
 )
@@ -283,18 +283,7 @@ def _build_state(
     # the link quantities (functions of the cells, never published): hidden, at least 0
     v = s.derive(v)
     dep = s.dependent()
-    if (v[dep] < 0).any():
-        q = int(np.nonzero(dep & (v < 0))[0][0])
-        row = int(np.nonzero(s.qid == q)[0][0])
-        key = ", ".join(
-            f"{c}={view[c][row].as_py()}" for c in KEY_COLUMNS if c not in ("origin", "definition")
-        )
-        raise InputError(
-            f"cells ({key}): unknown_parents under one of {' and '.join(LINKED_DEFINITIONS)} "
-            "exceeds unknown_parents + outside under the other, which no person-level "
-            "classification gives (whether self or a parent is unknown does not depend on the "
-            "definition)"
-        )
+    check_links(s, v, view)
     cls[dep] = _L
     lb[dep] = 0.0
     ub[dep] = np.inf

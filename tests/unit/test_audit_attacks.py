@@ -190,8 +190,11 @@ def test_cells_that_break_the_definitions_link_are_refused() -> None:
     from herkomst.errors import InputError
     from herkomst.protect import protect_public
 
-    with pytest.raises(InputError, match="unknown_parents"):
+    with pytest.raises(InputError, match="unknown_parents") as got:
         protect_public(cells, AUTH, "public")
+    assert "entity=E1" in str(got.value) or "scope=administration" in str(got.value)
+    with pytest.raises(InputError, match="unknown_parents"):
+        audit(_naive(cells), cells, AUTH, withheld=[])
 
 
 @pytest.mark.parametrize("attacker", ["nobody", "insider"])
