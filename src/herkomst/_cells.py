@@ -179,6 +179,26 @@ class Structure:
             out[self.dep_q] = np.add.reduceat(v, self.dep_ptr[:-1])
         return out
 
+    def link_rows(
+        self, gq: IntArray | None = None
+    ) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+        """The link quantities as rows over the cells, ``dep_q[i] = sum coef * q[terms]``:
+        (row, column, coefficient, the link quantity of each row). With ``gq`` (sorted
+        global ids of an LP's columns) the columns are positions in ``gq``, terms outside it
+        are dropped (held at the truth: they do not move) and so are rows left without
+        terms. An LP of deviations bounds row ``i`` by ``[lb - v, ub - v]`` of its link
+        quantity: the link's inequality with no link column (faster for the simplex than the
+        equalities over the link quantities)."""
+        n_t = np.diff(self.dep_ptr)
+        row = np.repeat(np.arange(self.dep_q.size, dtype=np.int64), n_t)
+        col, coef = self.dep_terms, self.dep_coef
+        if gq is not None:
+            pos = np.minimum(np.searchsorted(gq, col), max(gq.size - 1, 0))
+            inside = (gq.size > 0) & (gq[pos] == col) if gq.size else np.zeros(col.size, bool)
+            row, col, coef = row[inside], pos[inside], coef[inside]
+        used, r = np.unique(row, return_inverse=True)
+        return r.reshape(-1).astype(np.int64), col.astype(np.int64), coef, self.dep_q[used]
+
     def derive_deltas(
         self, point: IntArray, idx: IntArray, dev: FloatArray, n_points: int
     ) -> tuple[IntArray, IntArray, FloatArray]:
@@ -232,11 +252,16 @@ class Structure:
         coef = np.concatenate([np.ones(n), -np.ones(self.rel_terms.shape[0])])
         return rel, q, coef
 
-    def matrix(self) -> tuple[IntArray, IntArray, FloatArray]:
+    def matrix(self, links: bool = True) -> tuple[IntArray, IntArray, FloatArray]:
         """The relations as a sparse matrix (row, quantity, coefficient): duplicates summed,
-        zeros dropped (a quantity may appear twice in one relation)."""
+        zeros dropped (a quantity may appear twice in one relation). ``links=False`` leaves
+        the link relations' rows empty (for LPs that state the link as inequality rows
+        over the cells instead: :meth:`link_rows`)."""
         n = self.n_q
         rel, q, coef = self.members()
+        if not links:
+            keep = ~np.isin(self.rel_kind[rel], _LINK_KINDS)
+            rel, q, coef = rel[keep], q[keep], coef[keep]
         key = rel * n + q
         uk, inv = np.unique(key, return_inverse=True)
         val = np.bincount(inv.reshape(-1), weights=coef, minlength=uk.size)
@@ -254,6 +279,9 @@ RELATION_KINDS: tuple[str, ...] = (
     "domain_in_administration",
     "link_sum",
     "link_cross",
+)
+_LINK_KINDS = np.array(
+    [RELATION_KINDS.index("link_sum"), RELATION_KINDS.index("link_cross")], dtype=np.int64
 )
 
 

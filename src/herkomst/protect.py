@@ -508,13 +508,14 @@ class _Repair:
         s = st.s
         n = s.n_q
         self.n = n
-        r, c, val = s.matrix()
-        # columns: d+ (0..n-1), d- (n..2n-1)
+        r, c, val, row_lo, row_hi = _deviation_rows(st, s.matrix(links=False), s.n_rel, None)
+        # columns: d+ (0..n-1), d- (n..2n-1); the link quantities' columns stay at 0 (their
+        # inequalities are rows over the cells)
         h = colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
-            np.zeros(2 * n), np.zeros(2 * n), np.zeros(2 * n), np.zeros(s.n_rel),
-            np.zeros(s.n_rel),
+            np.zeros(2 * n), np.zeros(2 * n), np.zeros(2 * n), row_lo, row_hi,
         )  # fmt: skip
+        self.dep = st.cls == _L
         self.h = h
         self.solves = 0
         self.reused = 0
@@ -597,8 +598,8 @@ class _Repair:
         up = np.where(hidden, st.ub - st.v, inf)
         dn = np.where(hidden, st.v - st.lb, st.v - st.rules.hidden_lower)
         cand = ~hidden & ~st.forbidden & ~fixed
-        up = np.where(cand | (hidden & ~fixed), up, 0.0)
-        dn = np.where(cand | (hidden & ~fixed), np.maximum(dn, 0.0), 0.0)
+        up = np.where((cand | (hidden & ~fixed)) & ~self.dep, up, 0.0)
+        dn = np.where((cand | (hidden & ~fixed)) & ~self.dep, np.maximum(dn, 0.0), 0.0)
         up = np.minimum(np.nan_to_num(up, posinf=inf), inf)
         lo = np.zeros(2 * n)
         hi = np.concatenate([up, dn])
@@ -624,6 +625,30 @@ class _Repair:
         return out
 
 
+def _deviation_rows(
+    st: _State,
+    matrix: tuple[IntArray, IntArray, FloatArray],
+    n_rel: int,
+    gq: IntArray | None,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
+    """The rows of an LP of deviations from the truth: the relations (``matrix``, its link
+    relations left out) equal to 0, then each link quantity's inequality over the cells
+    (:meth:`Structure.link_rows`; ``gq``: the LP's columns as global ids, None for every
+    quantity), its deviation between ``lb - v`` and ``ub - v``. Returns (row, column,
+    coefficient, row lower bounds, row upper bounds)."""
+    r, c, val = matrix
+    lr, lc, lv, lq = st.s.link_rows(gq)
+    row_lo = np.concatenate([np.zeros(n_rel), st.lb[lq] - st.v[lq]])
+    row_hi = np.concatenate([np.zeros(n_rel), st.ub[lq] - st.v[lq]])
+    return (
+        np.concatenate([r, lr + n_rel]),
+        np.concatenate([c, lc]),
+        np.concatenate([val, lv]),
+        row_lo,
+        row_hi,
+    )
+
+
 class _SubLP:
     """The attacking-table LP of :class:`_Repair` over some quantities only (every other
     one held at the truth), looking for a point that hides nothing: hidden quantities move
@@ -635,10 +660,11 @@ class _SubLP:
         rels = np.unique(rel[inside[q]])
         ls, gq = substructure(st.s, rels)
         self.gq = gq
-        self.inside = inside[gq]
+        # the link quantities' columns stay at 0 (their inequalities are rows over the cells)
+        self.inside = inside[gq] & (st.cls[gq] != _L)
         n = ls.n_q
         self.n = n
-        r, c, val = ls.matrix()
+        r, c, val, row_lo, row_hi = _deviation_rows(st, ls.matrix(links=False), ls.n_rel, gq)
         # moving an entity's cell costs more than a domain's or the administration's: the
         # point moves few cells and leaves other entities alone where it can, so that it
         # serves more officials (as the audit's sparse witnesses)
@@ -649,8 +675,7 @@ class _SubLP:
         w = np.where(st.cls[gq] == _L, 0.0, np.where(ent[gq], 1.0, 0.25))
         self.h = colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
-            np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), np.zeros(ls.n_rel),
-            np.zeros(ls.n_rel),
+            np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), row_lo, row_hi,
         )  # fmt: skip
         self.idx = np.arange(2 * n, dtype=np.int32)
 
