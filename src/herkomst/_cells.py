@@ -194,13 +194,13 @@ class Structure:
         col, coef = self.dep_terms, self.dep_coef
         if gq is not None:
             pos = np.minimum(np.searchsorted(gq, col), max(gq.size - 1, 0))
-            inside = (gq.size > 0) & (gq[pos] == col) if gq.size else np.zeros(col.size, bool)
+            inside = gq[pos] == col if gq.size else np.zeros(col.size, dtype=bool)
             row, col, coef = row[inside], pos[inside], coef[inside]
         used, r = np.unique(row, return_inverse=True)
         return r.reshape(-1).astype(np.int64), col.astype(np.int64), coef, self.dep_q[used]
 
     def derive_deltas(
-        self, point: IntArray, idx: IntArray, dev: FloatArray, n_points: int
+        self, point: IntArray, idx: IntArray, dev: FloatArray
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """The link quantities' deviations implied by sparse deviations of the cells
         (``point[k]`` moves quantity ``idx[k]`` by ``dev[k]``; link quantities among them are

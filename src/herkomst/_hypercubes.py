@@ -672,7 +672,7 @@ def check(
     idx, dev = pts.idx, pts.dev
     if s.dep_q.size:
         # the link quantities move as the cells say (a proposal need not give them)
-        dp, dq, dd = s.derive_deltas(pid, idx, dev, n)
+        dp, dq, dd = s.derive_deltas(pid, idx, dev)
         cell = ~s.dependent()[idx]
         pid = np.concatenate([pid[cell], dp])
         idx = np.concatenate([idx[cell], dq])
