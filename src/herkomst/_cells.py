@@ -62,6 +62,19 @@ LINK_SLACK = "~link:slack"
 LINK_ORIGINS: tuple[str, str] = (LINK_SUM, LINK_SLACK)
 #: The status of a link row in an attacker's view.
 LINK_STATUS = "link"
+#: The link quantities of one row and definition ``D`` as functions of its cells: (origin
+#: of the link row, whether that row is of the other definition ``D'``, terms (of ``D'``?,
+#: origin, coefficient)). ``a(D) = up(D) + out(D)``; ``s(D') = up(D) + out(D) - up(D')``.
+#: The one statement of the link both the structure (:func:`_link_relations`) and the
+#: structured witnesses (``herkomst._hypercubes``) use.
+LINK_FORMULAS: tuple[tuple[str, bool, tuple[tuple[bool, str, float], ...]], ...] = (
+    (LINK_SUM, False, ((False, "unknown_parents", 1.0), (False, "outside", 1.0))),
+    (
+        LINK_SLACK,
+        True,
+        ((False, "unknown_parents", 1.0), (False, "outside", 1.0), (True, "unknown_parents", -1.0)),
+    ),
+)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -457,18 +470,24 @@ def _link_relations(
         return out
 
     a_q = qid[rows]
-    up, out = find("unknown_parents", None), find("outside", None)
-    up_o, slack_o = find("unknown_parents", other), find(LINK_SLACK, other)
-    m = a_q.shape[0]
-    terms_sum = np.stack([up, out], axis=1)
-    terms_cross = np.stack([up_o, slack_o], axis=1)
-    dep_q = np.concatenate([a_q, slack_o])
-    dep_ptr = np.concatenate([[0], 2 * np.arange(1, m + 1), 2 * m + 3 * np.arange(1, m + 1)])
-    dep_terms = np.concatenate(
-        [np.stack([up, out], axis=1).reshape(-1), np.stack([up, out, up_o], axis=1).reshape(-1)]
-    )
-    dep_coef = np.concatenate([np.ones(2 * m), np.tile([1.0, 1.0, -1.0], m)])
-    return _Links(a_q, terms_sum, terms_cross, dep_q, dep_ptr.astype(np.int64), dep_terms, dep_coef)
+    terms_sum = np.stack([find("unknown_parents", None), find("outside", None)], axis=1)
+    terms_cross = np.stack([find("unknown_parents", other), find(LINK_SLACK, other)], axis=1)
+    # the link quantities as functions of the cells (LINK_FORMULAS, relative to D)
+    dq: list[IntArray] = []
+    dt: list[IntArray] = []
+    dc: list[FloatArray] = []
+    dn: list[IntArray] = []
+    for origin, of_other, formula in LINK_FORMULAS:
+        dq.append(find(origin, other if of_other else None))
+        cols = [find(o, other if o_other else None) for o_other, o, _ in formula]
+        dt.append(np.stack(cols, axis=1).reshape(-1))
+        dc.append(np.tile([c for _, _, c in formula], a_q.shape[0]))
+        dn.append(np.full(a_q.shape[0], len(formula), dtype=np.int64))
+    dep_ptr = np.concatenate([[0], np.cumsum(np.concatenate(dn))]).astype(np.int64)
+    return _Links(
+        a_q, terms_sum, terms_cross, np.concatenate(dq), dep_ptr, np.concatenate(dt),
+        np.concatenate(dc).astype(np.float64),
+    )  # fmt: skip
 
 
 def check_links(s: Structure, values: FloatArray, view: pa.Table) -> None:

@@ -56,7 +56,7 @@ from ._cells import (
     LEVEL_ADMINISTRATION,
     LEVEL_DOMAIN,
     LEVEL_ENTITY,
-    LINK_SLACK,
+    LINK_FORMULAS,
     LINK_SUM,
     LINKED_DEFINITIONS,
     ORIGIN_PARTS,
@@ -178,18 +178,16 @@ def valid_pair(c15: str, c_eu: str) -> bool:
 
 def _link_columns(combo: dict[str, str]) -> list[Column]:
     """The link quantities one person of the classes ``combo`` (definition -> class) counts
-    in: per definition ``D`` (the other ``D'``) the sum ``a(D)`` (1 when ``unknown_parents``
-    or ``outside`` under ``D``) and the slack ``s(D')`` (that, less 1 when
-    ``unknown_parents`` under ``D'``): ``herkomst._cells.with_link_rows``."""
+    in, from ``herkomst._cells.LINK_FORMULAS``: per definition ``D`` (the other ``D'``)
+    the sum ``a(D)`` (1 when ``unknown_parents`` or ``outside`` under ``D``) and the slack
+    ``s(D')`` (that, less 1 when ``unknown_parents`` under ``D'``)."""
     out: list[Column] = []
     a, b = LINKED_DEFINITIONS
     for dfn, other in ((a, b), (b, a)):
-        in_sum = 1.0 if combo[dfn] in _LINKED_CLASSES else 0.0
-        if in_sum:
-            out.append((dfn, LINK_SUM, in_sum))
-        slack = in_sum - (1.0 if combo[other] == "unknown_parents" else 0.0)
-        if slack:
-            out.append((other, LINK_SLACK, slack))
+        for origin, of_other, formula in LINK_FORMULAS:
+            coef = sum(c for o_other, o, c in formula if combo[other if o_other else dfn] == o)
+            if coef:
+                out.append((other if of_other else dfn, origin, coef))
     return out
 
 

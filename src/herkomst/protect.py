@@ -671,8 +671,7 @@ class _SubLP:
         ent = np.zeros(st.s.n_q, dtype=bool)
         rows = pc.equal(st.view["scope"], "entity").to_numpy(zero_copy_only=False)
         ent[st.s.qid[rows]] = True
-        # a link quantity is no cell: moving it costs nothing
-        w = np.where(st.cls[gq] == _L, 0.0, np.where(ent[gq], 1.0, 0.25))
+        w = np.where(ent[gq], 1.0, 0.25)
         self.h = colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
             np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), row_lo, row_hi,
