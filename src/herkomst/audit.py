@@ -825,11 +825,18 @@ def _evaluate(
     cap: FloatArray,
     rules: PublicRules,
     floor: FloatArray | None = None,
+    own: FloatArray | None = None,
 ) -> tuple[list[Outcome], BoolArray]:
+    """Each target's outcome from the attacker's interval ``[lo, hi]``, the label limits
+    ``cap`` and ``floor`` and, for an official, ``own``: the official's own share of the cell
+    (of a withheld policy domain's cell, the official's entity's cell; else 0). A withheld
+    cell pinned to the official's own share tells the official only that the others have
+    nobody there: it is judged as a zero pinned by differencing."""
     req = rules.requirement
     smin, smax = float(rules.small_count_min), float(rules.small_count_max)
     outcomes: list[Outcome] = []
     fl = np.zeros(len(target)) if floor is None else floor
+    mine = np.zeros(len(target)) if own is None else own
     for i, t in enumerate(target):
         a, b, c, f = lo[i], hi[i], cap[i], fl[i]
         if t is Target.SMALL:
@@ -841,9 +848,10 @@ def _evaluate(
             else:
                 outcomes.append(Outcome.FAIL)
         elif t is Target.WITHHELD:
-            if c <= 0 and b <= 0:
+            o = mine[i]
+            if c <= o and b <= o:
                 outcomes.append(Outcome.ZERO_BELOW_ZERO)
-            elif b <= 0:
+            elif b <= o:
                 outcomes.append(
                     Outcome.FAIL if req.zero_pinned_is_disclosure else Outcome.ZERO_PINNED
                 )
@@ -2348,6 +2356,7 @@ def audit(
             base.p_n, base.p_t, base.p_lo, base.p_hi,
         )  # fmt: skip
         sel = np.ones(rows.shape[0], dtype=bool) if restrict is None else restrict[att].copy()
+        share = np.zeros(s.n_q)
         if att.startswith("insider:"):
             ent = att.split(":", 1)[1]
             assert truth_q is not None
@@ -2364,6 +2373,7 @@ def audit(
             k.lb[own_q] = truth_q[own_q]
             k.ub[own_q] = truth_q[own_q]
             sel &= ~own[rows]
+            share = _own_share(s, own_q, truth_q)
             # Only components the insider's knowledge touches can change.
             if public_comp is None:
                 public_comp = _public_components(s, base)
@@ -2375,6 +2385,7 @@ def audit(
         tq = s.qid[trows]
         tcap = cap[tq]
         tfloor = floor[tq]
+        town = share[tq]
         t_lo, t_hi = _thresholds(kinds, tcap, rules)
         t_lo = np.maximum(t_lo, np.where([kd is Target.SUPPRESSED for kd in kinds], 0.0, tfloor))
         if not exact and not rules.zeros_sensitive:
@@ -2387,7 +2398,7 @@ def audit(
         ex = np.zeros(len(kinds), dtype=bool)
         if keep.any():
             kk = [kd for kd, kp in zip(kinds, keep, strict=True) if kp]
-            kcap, kfloor = tcap[keep], tfloor[keep]
+            kcap, kfloor, kown = tcap[keep], tfloor[keep], town[keep]
 
             def decide(
                 idx: IntArray,
@@ -2396,8 +2407,11 @@ def audit(
                 kk: list[Target] = kk,
                 kcap: FloatArray = kcap,
                 kfloor: FloatArray = kfloor,
+                kown: FloatArray = kown,
             ) -> BoolArray:
-                _, ok = _evaluate([kk[int(j)] for j in idx], a, b, kcap[idx], rules, kfloor[idx])
+                _, ok = _evaluate(
+                    [kk[int(j)] for j in idx], a, b, kcap[idx], rules, kfloor[idx], kown[idx]
+                )  # fmt: skip
                 return ok
 
             kcode = kind_code[sel][keep]
@@ -2430,7 +2444,7 @@ def audit(
                     f"audit: a true value lies outside its attacker interval "
                     f"[{lo_i[j]:g}, {hi_i[j]:g}] (row {int(trows[j])})"
                 )
-        outcomes, passed = _evaluate(kinds, lo_i, hi_i, tcap, rules, tfloor)
+        outcomes, passed = _evaluate(kinds, lo_i, hi_i, tcap, rules, tfloor, town)
         redo = np.nonzero(~passed & ~ex & keep)[0]
         if redo.size:
             # a failure always reports the attacker's exact interval (two LPs per cell)
@@ -2439,11 +2453,11 @@ def audit(
             )  # fmt: skip
             lo_i[redo], hi_i[redo] = _int_bounds(r_lo, r_hi)
             ex[redo] = True
-            outcomes, passed = _evaluate(kinds, lo_i, hi_i, tcap, rules, tfloor)
+            outcomes, passed = _evaluate(kinds, lo_i, hi_i, tcap, rules, tfloor, town)
         if not passed.all():
             tcap, tfloor = tcap.copy(), tfloor.copy()
             outcomes, passed = _limit_recheck(
-                s, k, relaxable, rules, kinds, tq, lo_i, hi_i, tcap, tfloor, stats,
+                s, k, relaxable, rules, kinds, tq, lo_i, hi_i, tcap, tfloor, town, stats,
                 None if limit_cache is None else (limit_cache, att),
             )  # fmt: skip
         passed &= keep | np.array([kd is Target.SUPPRESSED for kd in kinds], dtype=bool)
@@ -2506,6 +2520,7 @@ def _limit_recheck(
     hi: FloatArray,
     cap: FloatArray,
     floor: FloatArray,
+    own: FloatArray,
     stats: _Stats,
     cache: tuple[dict[tuple[str, int, int], tuple[float, float, bool]], str] | None = None,
 ) -> tuple[list[Outcome], BoolArray]:
@@ -2516,7 +2531,7 @@ def _limit_recheck(
     insider's own cells stay known; no percentages). No suppression can do better, so a
     cell at its limit is counted apart (label limited), not failed.
     """
-    outcomes, passed = _evaluate(kinds, lo, hi, cap, rules, floor)
+    outcomes, passed = _evaluate(kinds, lo, hi, cap, rules, floor, own)
     idx = np.nonzero(~passed)[0]
     if idx.size == 0:
         return outcomes, passed
@@ -2574,13 +2589,28 @@ def _limit_recheck(
     narrowing = l_ex & ~reaches(np.arange(idx.size), l_lo, l_hi)
     cap[idx] = np.where(narrowing, np.minimum(cap[idx], l_hi), cap[idx])
     floor[idx] = np.where(narrowing, np.maximum(floor[idx], l_lo), floor[idx])
-    outcomes, passed = _evaluate(kinds, lo, hi, cap, rules, floor)
+    outcomes, passed = _evaluate(kinds, lo, hi, cap, rules, floor, own)
     at_limit = (lo <= floor + EPS) & (hi >= cap - EPS)
     fix = ~passed & at_limit
     for j in np.nonzero(fix)[0]:
         outcomes[int(j)] = Outcome.LABEL_LIMITED
     passed = passed | fix
     return outcomes, passed
+
+
+def _own_share(s: Structure, own_q: IntArray, truth_q: FloatArray) -> FloatArray:
+    """Per quantity, an official's own share: for a policy domain's cell, the official's
+    entity's cell with the same key when it is one of the domain's entities (its
+    ``entity_in_domain`` relation); 0 elsewhere."""
+    share = np.zeros(s.n_q)
+    counts = np.diff(s.rel_ptr)
+    rel_of_term = np.repeat(np.arange(s.n_rel, dtype=np.int64), counts)
+    mine = np.zeros(s.n_q, dtype=bool)
+    mine[own_q] = True
+    ent = RELATION_KINDS.index("entity_in_domain")
+    m = (s.rel_kind[rel_of_term] == ent) & mine[s.rel_terms]
+    np.add.at(share, s.rel_total[rel_of_term[m]], truth_q[s.rel_terms[m]])
+    return share
 
 
 def _public_components(s: Structure, base: _Knowledge) -> IntArray:
