@@ -542,6 +542,17 @@ class _Repair:
         self.sub_solves = 0
         self.sub_seconds = 0.0
 
+    def local_solve(self, target: int, goal: float, fixed: BoolArray) -> IntArray | None:
+        """:meth:`solve` over the sub-LPs of :meth:`free_point` first, where published
+        candidates inside may move at their cost (every other quantity at the truth, so the
+        point is one of the whole release, at a cost at least the whole release LP's), then
+        over the whole release. Returns the candidates to hide (None: not even the whole
+        release's LP reaches the goal); sets ``moved``/``delta``."""
+        if self._try_subs(target, goal, fixed, hide=True):
+            out: IntArray = self.moved[self.st.cls[self.moved] == 0]
+            return out
+        return self.solve(target, goal, fixed)
+
     def free_point(self, target: int, goal: float, fixed: BoolArray) -> bool:
         """A point that hides nothing (the goal is already within reach), looked for first
         over the target's breakdown and the ``total`` breakdown alone, then over those with
@@ -550,6 +561,9 @@ class _Repair:
         size; the second holds the persons a withheld entity's cell needs from its domain's
         other entities, with their rows of the target's breakdown in other domains). Sets
         ``moved``/``delta`` when found."""
+        return self._try_subs(target, goal, fixed, hide=False)
+
+    def _try_subs(self, target: int, goal: float, fixed: BoolArray, hide: bool) -> bool:
         bd = int(self.breakdown_of[target])
         keys: list[tuple[int, int]] = [(bd, -1)] if bd >= 0 else []
         dom = int(self.domain_of[target])
@@ -564,7 +578,7 @@ class _Repair:
                 sub = _SubLP(self.st, inside)
                 self.subs[key] = sub
             t0 = time.perf_counter()
-            got = sub.solve(target, goal, fixed)
+            got = sub.solve(target, goal, fixed, hide)
             self.sub_solves += 1
             self.sub_seconds += time.perf_counter() - t0
             if got is not None:
@@ -671,27 +685,48 @@ class _SubLP:
         ent = np.zeros(st.s.n_q, dtype=bool)
         rows = pc.equal(st.view["scope"], "entity").to_numpy(zero_copy_only=False)
         ent[st.s.qid[rows]] = True
-        w = np.where(ent[gq], 1.0, 0.25)
-        self.h = colwise_model(
+        self.w = np.where(ent[gq], 1.0, 0.25)
+        self.rows = (r, c, val, row_lo, row_hi)
+        self.h = self._model(self.w)
+        # the same LP where published candidates may move at a cost (built when first used)
+        self.h_hide: highspy.Highs | None = None
+        self.idx = np.arange(2 * n, dtype=np.int32)
+
+    def _model(self, w: FloatArray) -> highspy.Highs:
+        r, c, val, row_lo, row_hi = self.rows
+        n = self.n
+        return colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
             np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), row_lo, row_hi,
         )  # fmt: skip
-        self.idx = np.arange(2 * n, dtype=np.int32)
 
     def solve(
-        self, target: int, goal: float, fixed: BoolArray
+        self, target: int, goal: float, fixed: BoolArray, hide: bool = False
     ) -> tuple[IntArray, FloatArray] | None:
+        """A point with ``target = goal`` that moves quantities inside only: hidden ones
+        within their labels and, with ``hide``, published candidates as :class:`_Repair`
+        lets them move, at its cost ``1 + v`` (each moved candidate is to be hidden)."""
         st, gq, n = self.st, self.gq, self.n
         t = int(np.searchsorted(gq, target))
         free = (st.cls[gq] > 0) & ~fixed[gq] & self.inside
         up = np.where(free, np.minimum(st.ub[gq] - st.v[gq], highspy.kHighsInf), 0.0)
         dn = np.where(free, np.maximum(st.v[gq] - st.lb[gq], 0.0), 0.0)
+        h = self.h
+        if hide:
+            cand = (st.cls[gq] == 0) & ~st.forbidden[gq] & ~fixed[gq] & self.inside
+            up = np.where(cand, highspy.kHighsInf, up)
+            dn = np.where(cand, np.maximum(st.v[gq] - st.rules.hidden_lower, 0.0), dn)
+            if self.h_hide is None:
+                self.h_hide = self._model(self.w)
+            h = self.h_hide
+            # the whole LP's costs; the free points' weights, small, break its ties
+            cost = np.where(cand, 1.0 + st.v[gq], 0.0) + 1e-3 * self.w
+            h.changeColsCost(2 * n, self.idx, np.concatenate([cost, cost]))
         lo = np.zeros(2 * n)
         hi = np.concatenate([up, dn])
         dv = goal - st.v[target]
         lo[t] = hi[t] = max(dv, 0.0)
         lo[n + t] = hi[n + t] = max(-dv, 0.0)
-        h = self.h
         h.changeColsBounds(2 * n, self.idx, lo, hi)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -756,11 +791,14 @@ def _repair_from_audit(
     repair: _Repair,
     fallback: list[dict[str, Any]],
     hide_all: bool = True,
+    local: bool = False,
 ) -> int:
     """Audit-driven repair: an attacking-table LP per failed cell and direction; when no set
     of hidable cells can help (LP infeasible), hide every candidate of the cell's relations
     (the fallback, reported) unless ``hide_all`` is false (the screening rounds of the blocks,
     whose failures include cells at their protection limit: left to the final audit).
+    ``local`` (the blocks): the LP over the target's breakdown, then over its policy domain's
+    breakdowns, before the whole release's (:meth:`_Repair.local_solve`).
 
     A point found for one attacker's goal is reused for another attacker with the same goal
     when it moves none of the latter's own cells: once its candidates are hidden, every
@@ -782,6 +820,8 @@ def _repair_from_audit(
             continue
         if repair.free_point(q, goal, known):
             pick: IntArray | None = np.zeros(0, dtype=np.int64)
+        elif local:
+            pick = repair.local_solve(q, goal, known)
         else:
             pick = repair.solve(q, goal, known)
         if pick is not None:
@@ -895,7 +935,7 @@ def _protect_public(
             # every point it finds, becomes a witness for the next screening (the audit
             # checks it) for every attacker whose cells it leaves alone
             found = sum(len(p) for p in repair.points.values())
-            n = _repair_from_audit(st, result, repair, fallback, hide_all=False)
+            n = _repair_from_audit(st, result, repair, fallback, hide_all=False, local=True)
             new = sum(len(p) for p in repair.points.values()) - found
             rounds.append(
                 {
@@ -923,7 +963,7 @@ def _protect_public(
             if result.passed:
                 break
             t_r = time.perf_counter()
-            n = _repair_from_audit(st, result, repair, fallback, hide_all=False)
+            n = _repair_from_audit(st, result, repair, fallback, hide_all=False, local=True)
             rounds.append(
                 {
                     "step": "repair_global",

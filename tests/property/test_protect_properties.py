@@ -471,3 +471,43 @@ def test_repair_domain_tier_points_are_points_of_the_whole_release() -> None:
         assert pick is not None
         assert pick.size == 0
     assert found > by_domain > 0  # both tiers found points
+
+
+def test_repair_local_points_hide_no_less_than_the_whole_release_lp() -> None:
+    """The blocks' repair looks for its point over the target's breakdown (then its policy
+    domain's) before the whole release, published candidates there moving at their cost:
+    once its picks are hidden the point is one of the whole release (the audit's check),
+    and it never hides cells cheaper than the whole release's LP for the same goal (that
+    LP's optimum is a lower bound: every local point is one of its points)."""
+    from herkomst._hypercubes import Points, check
+    from herkomst.protect import _P, KEY_COLUMNS, _build_state, _protect_blocks, _Repair
+    from herkomst.protect import _withheld as withheld_of
+
+    cells = _nine_entities(1).sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    state = _build_state(cells, AUTH.public, withheld_of(cells, AUTH.public), None)
+    _protect_blocks(state, 2)
+    repair = _Repair(state)
+    none = np.zeros(state.s.n_q, dtype=bool)
+    local = cheaper = 0
+    for q in np.nonzero(state.cls == _P)[0].tolist()[:80]:
+        goal = 4.0 if state.v[q] < 4 else 1.0
+        if repair.free_point(q, goal, none):
+            continue
+        solves = repair.solves
+        pick = repair.local_solve(q, goal, none)
+        if pick is None or repair.solves > solves:
+            continue  # the whole release's LP answered
+        local += 1
+        hidden = (state.cls > 0).copy()
+        hidden[pick] = True
+        moved, delta = repair.moved, repair.delta
+        assert hidden[moved].all()
+        pts = Points(np.array([q]), np.array([goal]), np.array([0, moved.size]), moved, delta)
+        assert check(state.s, hidden, state.v, state.lb, state.ub, pts).all()
+        whole = repair.solve(q, goal, none)
+        assert whole is not None
+        cost_local = float((1.0 + state.v[pick]).sum())
+        cost_whole = float((1.0 + state.v[whole]).sum())
+        assert cost_local >= cost_whole - 1e-6
+        cheaper += int(cost_local > cost_whole + 1e-6)
+    assert local > 0
