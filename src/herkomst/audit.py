@@ -98,7 +98,8 @@ class Outcome(StrEnum):
     FAIL = "fail"
     NOT_SMALL = "not_small"  # a withheld cell known to be at least 5, and not pinned
     LABEL_LIMITED = "label_limited"  # the labels alone force a narrower interval
-    ZERO_BELOW_ZERO = "zero_below_published_zero"  # a published 0 lies above the cell
+    # a published 0 lies above the cell (for an official: the labels leave the others none)
+    ZERO_BELOW_ZERO = "zero_below_published_zero"
     ZERO_PINNED = "zero_pinned"  # pinned to 0 by differencing (not a person)
     NO_REQUIREMENT = "no_requirement"
     ESCALATED = "escalated"  # not settled by the blocks: judged by the global audit (rows apart)
@@ -2601,15 +2602,11 @@ def _limit_recheck(
 def _own_share(s: Structure, own_q: IntArray, truth_q: FloatArray) -> FloatArray:
     """Per quantity, an official's own share: for a policy domain's cell, the official's
     entity's cell with the same key when it is one of the domain's entities (its
-    ``entity_in_domain`` relation); 0 elsewhere."""
+    ``entity_in_domain`` relation, :func:`_sibling_relations`); 0 elsewhere."""
     share = np.zeros(s.n_q)
-    counts = np.diff(s.rel_ptr)
-    rel_of_term = np.repeat(np.arange(s.n_rel, dtype=np.int64), counts)
-    mine = np.zeros(s.n_q, dtype=bool)
-    mine[own_q] = True
-    ent = RELATION_KINDS.index("entity_in_domain")
-    m = (s.rel_kind[rel_of_term] == ent) & mine[s.rel_terms]
-    np.add.at(share, s.rel_total[rel_of_term[m]], truth_q[s.rel_terms[m]])
+    rel = _sibling_relations(s)[own_q]
+    m = rel >= 0
+    np.add.at(share, s.rel_total[rel[m]], truth_q[own_q[m]])
     return share
 
 

@@ -687,14 +687,14 @@ class _SubLP:
         ent[st.s.qid[rows]] = True
         self.w = np.where(ent[gq], 1.0, 0.25)
         self.rows = (r, c, val, row_lo, row_hi)
-        self.h = self._model(self.w)
+        self.h = self._model()
         # the same LP where published candidates may move at a cost (built when first used)
         self.h_hide: highspy.Highs | None = None
         self.idx = np.arange(2 * n, dtype=np.int32)
 
-    def _model(self, w: FloatArray) -> highspy.Highs:
+    def _model(self) -> highspy.Highs:
         r, c, val, row_lo, row_hi = self.rows
-        n = self.n
+        n, w = self.n, self.w
         return colwise_model(
             np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
             np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), row_lo, row_hi,
@@ -717,7 +717,7 @@ class _SubLP:
             up = np.where(cand, highspy.kHighsInf, up)
             dn = np.where(cand, np.maximum(st.v[gq] - st.rules.hidden_lower, 0.0), dn)
             if self.h_hide is None:
-                self.h_hide = self._model(self.w)
+                self.h_hide = self._model()
             h = self.h_hide
             # the whole LP's costs; the free points' weights, small, break its ties
             cost = np.where(cand, 1.0 + st.v[gq], 0.0) + 1e-3 * self.w

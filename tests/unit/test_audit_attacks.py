@@ -39,6 +39,13 @@ def _naive(cells: pa.Table, small: bool = True) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=cells.schema)
 
 
+def _withheld_domain(domain: str, entities: tuple[str, ...]) -> list[dict[str, object]]:
+    """The manifest's entries of a withheld policy domain and its withheld entities."""
+    return [{"year": 2023, "policy_domain": domain}] + [
+        {"year": 2023, "policy_domain": domain, "entity": e} for e in entities
+    ]
+
+
 def test_two_small_cells_summing_to_two_are_pinned() -> None:
     people = (
         _people(60, "E1", "D", "inside")
@@ -79,11 +86,7 @@ def test_withheld_domain_recovered_from_the_administration() -> None:
     cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
     gone = pa.compute.equal(cells["policy_domain"], "D2")
     published = cells.filter(pa.compute.invert(pa.compute.fill_null(gone, False)))
-    withheld = [
-        {"year": 2023, "policy_domain": "D2"},
-        {"year": 2023, "policy_domain": "D2", "entity": "E2"},
-        {"year": 2023, "policy_domain": "D2", "entity": "E3"},
-    ]
+    withheld = _withheld_domain("D2", ("E2", "E3"))
     res = audit(published, cells, AUTH, withheld=withheld, exact=True)
     assert res.summary["withheld_domains"] == 1
     assert res.summary["withheld_entities"] == 2
@@ -172,11 +175,7 @@ def test_an_official_pinning_a_withheld_domain_cell_to_the_own_share() -> None:
         if r["scope"] == "administration" and r["origin"] == "unknown":
             r["count"], r["shown"], r["status"] = 3, "3", "published"
     published = pa.Table.from_pylist(rows, schema=cells.schema)
-    withheld = [
-        {"year": 2023, "policy_domain": "D2"},
-        {"year": 2023, "policy_domain": "D2", "entity": "E4"},
-        {"year": 2023, "policy_domain": "D2", "entity": "E5"},
-    ]
+    withheld = _withheld_domain("D2", ("E4", "E5"))
     res = audit(published, cells, AUTH, attacker="all", withheld=withheld, exact=True)
     got = {
         (r["attacker"], r["scope"], r["entity"]): (r["lower"], r["upper"], r["outcome"])
