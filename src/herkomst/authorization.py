@@ -109,6 +109,11 @@ class PublicRules:
     percent_needs_published_total: bool = True
     never_suppress: tuple[str, ...] = ("administration_total",)
     requirement: Requirement = Requirement()
+    # A breakdown (other than ``total``) whose published cells are mostly small counts is
+    # close to microdata: with more than this share of its non-zero cells from
+    # small_count_min to small_count_max it is withheld from the public at every scope for
+    # that year (1.0: never).
+    max_small_share: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.small_count_min <= self.small_count_max:
@@ -117,6 +122,8 @@ class PublicRules:
             raise RuleError("public: min_entity_size must be >= 0")
         if self.small_label == self.suppressed_label:
             raise RuleError("public: small_label and suppressed_label must differ")
+        if not 0.0 < self.max_small_share <= 1.0:
+            raise RuleError("public: max_small_share must be > 0 and <= 1")
         unknown = set(self.never_suppress) - {"administration_total"}
         if unknown:
             raise RuleError(f"public.never_suppress: unknown item(s) {sorted(unknown)}")
@@ -230,6 +237,11 @@ def _public(d: dict[str, Any], where: str) -> PublicRules:
     }
     kw: dict[str, Any] = {k: req(d, k, t, where) for k, t in fields.items()}
     kw["never_suppress"] = tuple(d.get("never_suppress", ()))
+    if "max_small_share" in d:
+        share = req(d, "max_small_share", (int, float), where)
+        if isinstance(share, bool):
+            raise RuleError(f"{where}: key 'max_small_share' has the wrong type (bool)")
+        kw["max_small_share"] = float(share)
     rq = d.get("requirement", {})
     if not isinstance(rq, dict):
         raise RuleError(f"{where}.requirement: a table expected")

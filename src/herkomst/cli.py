@@ -532,7 +532,12 @@ def tables(
             f"protection: {prot['masked_primary_quantities']:,} cells shown as "
             f"'{auth.public.small_label}', {prot['masked_secondary_quantities']:,} complementary "
             f"suppressions, {len(prot['withheld_entities'])} entity(ies) and "
-            f"{len(prot.get('withheld_domains', []))} policy domain(s) withheld; audit passed "
+            f"{len(prot.get('withheld_domains', []))} policy domain(s) withheld"
+            + "".join(
+                f", the {w['breakdown']} tables ({w['year']}) withheld as close to microdata"
+                for w in prot.get("withheld_tables", [])
+            )
+            + "; audit passed "
             f"({result.audit.summary['failed']} failures)"
         )
     elif prot.get("not_covered_by_authorization"):

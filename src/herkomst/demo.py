@@ -216,6 +216,11 @@ def demo_protected(
             if prot.get("withheld_domains")
             else ""
         )
+        + "".join(
+            f", the {w['breakdown']} tables withheld ({w['small_share']:.0%} of their "
+            "non-zero cells 1 to 4)"
+            for w in prot.get("withheld_tables", [])
+        )
     )
     tell("auditing the public release again from its folder (herkomst audit)")
     audited = audit_release(pub_dir, attacker="all", truth=service_dir)

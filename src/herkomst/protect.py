@@ -198,6 +198,66 @@ def _withheld(table: pa.Table, rules: PublicRules) -> list[dict[str, Any]]:
     ]
 
 
+def _sparse_tables(
+    table: pa.Table, rules: PublicRules, withheld: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The breakdowns (per year) close to microdata for the public: more than
+    ``rules.max_small_share`` of the non-zero cells the public could receive (every scope,
+    both definitions, entities below the size threshold left out) from ``small_count_min``
+    to ``small_count_max``. ``total`` is never one of them (the other tables' margins)."""
+    if rules.max_small_share >= 1.0 or table.num_rows == 0:
+        return []
+    gone = {(w["year"], w["entity"]) for w in withheld if w.get("entity") is not None}
+    years = table["year"].to_numpy(zero_copy_only=False)
+    keep = np.array(
+        [(int(y), e) not in gone for y, e in zip(years, table["entity"].to_pylist(), strict=True)],
+        dtype=bool,
+    )
+    counts = table["count"].to_numpy(zero_copy_only=False).astype(np.float64)
+    small = (counts >= rules.small_count_min) & (counts <= rules.small_count_max)
+    t = pa.table(
+        {
+            "year": table["year"],
+            "breakdown": table["breakdown"],
+            "small": pa.array(small & keep),
+            "nonzero": pa.array((counts > 0) & keep),
+        }
+    )
+    agg = t.group_by(["year", "breakdown"]).aggregate([("small", "sum"), ("nonzero", "sum")])
+    out: list[dict[str, Any]] = []
+    for r in sorted(agg.to_pylist(), key=lambda r: (r["year"], r["breakdown"])):
+        n_small, n_nonzero = int(r["small_sum"] or 0), int(r["nonzero_sum"] or 0)
+        if r["breakdown"] == "total" or n_nonzero == 0:
+            continue
+        share = n_small / n_nonzero
+        if share > rules.max_small_share:
+            out.append(
+                {
+                    "year": int(r["year"]),
+                    "breakdown": str(r["breakdown"]),
+                    "small_cells": n_small,
+                    "nonzero_cells": n_nonzero,
+                    "small_share": round(share, 4),
+                    "reason": f"more than {rules.max_small_share:g} of its non-zero cells "
+                    f"from {rules.small_count_min} to {rules.small_count_max}: close to "
+                    "microdata",
+                }
+            )
+    return out
+
+
+def _without_tables(table: pa.Table, sparse: list[dict[str, Any]]) -> pa.Table:
+    """``table`` without the rows of the withheld (year, breakdown) tables."""
+    if not sparse:
+        return table
+    drop = {(w["year"], w["breakdown"]) for w in sparse}
+    keep = [
+        (int(y), b) not in drop
+        for y, b in zip(table["year"].to_pylist(), table["breakdown"].to_pylist(), strict=True)
+    ]
+    return table.filter(pa.array(keep, pa.bool_()))
+
+
 def _build_state(
     table: pa.Table, rules: PublicRules, withheld: list[dict[str, Any]], ledger: pa.Table | None
 ) -> _State:
@@ -852,6 +912,21 @@ def _protect_public(
     domains: tuple[tuple[int, str], ...] = (),
 ) -> tuple[pa.Table, dict[str, Any], AuditResult]:
     rules = auth.public
+    sparse = _sparse_tables(table, rules, _withheld(table, rules))
+    if sparse:
+        if (
+            ledger is not None
+            and ledger.num_rows
+            and _without_tables(ledger, sparse).num_rows < (ledger.num_rows)
+        ):
+            raise CheckFailed(
+                "the ledger holds cells of a breakdown now withheld from the public as close "
+                "to microdata for the same year ("
+                + ", ".join(f"{w['breakdown']} {w['year']}" for w in sparse)
+                + "): differencing the two is not modelled; raise public.max_small_share "
+                "or start a new ledger only with the data protection officer's consent"
+            )
+        table = _without_tables(table, sparse)
     withheld = _withheld(table, rules) + [
         {
             "year": y,
@@ -1015,6 +1090,7 @@ def _protect_public(
         "cells": published.num_rows,
         "withheld_entities": [w for w in withheld if w.get("entity") is not None],
         "withheld_domains": [w for w in withheld if w.get("entity") is None],
+        "withheld_tables": sparse,
         "quantities": st.s.n_q,
         "masked_primary_quantities": n_primary,
         "masked_secondary_quantities": n_secondary - hidden_zero,
@@ -1038,6 +1114,7 @@ def _protect_public(
             "suppressed_label": rules.suppressed_label,
             "zeros_sensitive": rules.zeros_sensitive,
             "zeros_complementary": rules.zeros_sensitive,
+            "max_small_share": rules.max_small_share,
             "percent_shown": "only with a published count and a published row total",
         },
         "rounds": rounds,

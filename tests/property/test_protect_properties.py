@@ -23,9 +23,9 @@ from herkomst.audit import AuditResult, audit, withheld_in_manifest
 from herkomst.authorization import load_authorization
 from herkomst.protect import protect_public
 
-from ..cellmaker import make_cells, random_persons
+from ..cellmaker import every_table, make_cells, random_persons
 
-AUTH = load_authorization()
+AUTH = every_table(load_authorization())
 ENTITIES = {"E1": "D1", "E2": "D1", "E3": "D1", "E4": "D2", "E5": "D2"}
 
 

@@ -126,12 +126,13 @@ def test_cli_audits_a_release_with_a_withheld_domain(tmp_path: Path) -> None:
 
     import pyarrow.parquet as pq
 
-    from tests.cellmaker import make_cells, random_persons
+    from tests.cellmaker import every_table, make_cells, random_persons
 
     entities = {"E1": "D1", "E2": "D1", "E3": "D1", "E4": "D2", "E5": "D2"}
     people = random_persons(random.Random(9999), 120, entities, weights=[1, 1, 1, 1, 1])
     cells = make_cells(people, breakdowns=("total", "sex"))
-    published, summary, _ = protect_public(cells, load_authorization(), "public")
+    # the rule on tables close to microdata off: it would withhold this tiny staff's sex table
+    published, summary, _ = protect_public(cells, every_table(load_authorization()), "public")
     assert [w["policy_domain"] for w in summary["withheld_domains"]] == ["D2"]
     rel = tmp_path / "public"
     rel.mkdir()

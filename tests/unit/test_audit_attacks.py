@@ -9,9 +9,9 @@ import pytest
 from herkomst.audit import audit
 from herkomst.authorization import load_authorization
 
-from ..cellmaker import make_cells
+from ..cellmaker import every_table, make_cells
 
-AUTH = load_authorization()
+AUTH = every_table(load_authorization())
 
 
 def _people(

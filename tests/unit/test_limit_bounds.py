@@ -11,10 +11,10 @@ from herkomst import audit as A
 from herkomst._cells import build_structure
 from herkomst.authorization import load_authorization
 
-from ..cellmaker import make_cells, random_persons
+from ..cellmaker import every_table, make_cells, random_persons
 from .test_audit_attacks import _naive, _people
 
-AUTH = load_authorization()
+AUTH = every_table(load_authorization())
 RULES = AUTH.public
 
 
