@@ -396,11 +396,11 @@ def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -
         if not jv:
             continue
         shift = np.array([0] + [sh for _, _, sh in jv], dtype=np.int64)
-        codes = (
-            int(s.rcode[r]) - int(unit_code[u])
-            + unit_code[np.maximum(uu, 0)][:, :, None] + shift[None, None, :]
-        )  # fmt: skip
-        ex = (sc.quantities(codes) >= 0) | (uu < 0)[:, :, None]
+        # which rows each unit holds, looked up once per unit (a candidate's units repeat:
+        # the target's own in every one, a domain in every partner of that domain)
+        uq, inv = np.unique(np.maximum(uu, 0), return_inverse=True)
+        codes = int(s.rcode[r]) - int(unit_code[u]) + unit_code[uq][:, None] + shift[None, :]
+        ex = (sc.quantities(codes) >= 0)[inv.reshape(uu.shape)] | (uu < 0)[:, :, None]
         ok_pair = ex[:, :, 1:].all(axis=1) & np.asarray(ex[:, :, 0].all(axis=1))[:, None]
         pu, pj = np.nonzero(ok_pair)
         if pu.size == 0:
