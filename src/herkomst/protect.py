@@ -927,6 +927,15 @@ def _protect_public(
                 "or start a new ledger only with the data protection officer's consent"
             )
         table = _without_tables(table, sparse)
+        if table.num_rows == 0:
+            raise AuthorizationError(
+                "audience 'public': every breakdown asked for is withheld as close to "
+                "microdata ("
+                + ", ".join(f"{w['breakdown']} {w['year']}: {w['small_share']:.0%}" for w in sparse)
+                + f" of the non-zero cells from {rules.small_count_min} to "
+                f"{rules.small_count_max}; max_small_share {rules.max_small_share:g} in "
+                f"authorization {auth.id}): ask for other breakdowns, `total` among them"
+            )
     withheld = _withheld(table, rules) + [
         {
             "year": y,

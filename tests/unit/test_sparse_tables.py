@@ -17,7 +17,7 @@ import pytest
 
 from herkomst.audit import audit
 from herkomst.authorization import load_authorization
-from herkomst.errors import CheckFailed, RuleError
+from herkomst.errors import AuthorizationError, CheckFailed, RuleError
 from herkomst.protect import protect_public
 from herkomst.rules import BUNDLED
 
@@ -113,6 +113,15 @@ def test_a_ledger_holding_a_now_withheld_table_is_refused() -> None:
     earlier = cells.filter(pc.equal(cells["breakdown"], "all"))
     with pytest.raises(CheckFailed, match="ledger holds cells of a breakdown now withheld"):
         protect_public(cells, AUTH, "public", ledger=earlier)
+
+
+def test_a_public_release_of_withheld_tables_only_is_refused_with_a_reason() -> None:
+    cells = _cells()
+    only_all = cells.filter(pc.equal(cells["breakdown"], "all"))
+    small, nonzero = _shares(cells)["all"]
+    share = f"{small / nonzero:.0%}"
+    with pytest.raises(AuthorizationError, match=f"all 2023: {share} of the non-zero cells"):
+        protect_public(only_all, AUTH, "public")
 
 
 @pytest.mark.parametrize(
