@@ -448,14 +448,17 @@ def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -
     keep_n: list[IntArray] = []
     keep_q: list[IntArray] = []
     keep_f: list[FloatArray] = []
-    # chunks of about CHUNK candidates, whole targets each (candidates are grouped by target)
-    lo_c = 0
-    while lo_c < ct.size:
-        hi_c = min(lo_c + CHUNK, ct.size)
-        hi_c = int(np.searchsorted(ct, ct[hi_c - 1], side="right"))
-        sl = slice(lo_c, hi_c)
-        lo_c = hi_c
-        t, x, v2, m, uu_c, ss_c = ct[sl], cx[sl], cv2[sl], cm[sl], cu[sl], cs[sl]
+    n_units1 = int(units.n_units) + 1
+    n_moves = len(move_list)
+    n_var = len(var_names)
+    n_cat = int(max(v.size for v in var_cats.values())) + 1
+
+    def cells(
+        t: IntArray, x: IntArray, v2: IntArray, m: IntArray, uu_c: IntArray, ss_c: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
+        """Per candidate, its cells: units (``uu_c``'s columns) x rows (2) x columns,
+        flattened: (quantity or -1, coefficient, scope digit of the unit, breakdown digit of
+        the row)."""
         n = t.shape[0]
         v1 = var_dig[t, x]
         # rows: X = v (+) and X = v2 (-) of X's breakdown
@@ -464,7 +467,6 @@ def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -
         rows_code = np.stack([bdx + v1 * xm, bdx + v2 * xm], axis=1)
         rows_sign = np.tile(np.array([1.0, -1.0]), (n, 1))
         rows_bd = np.stack([bdx // mult["breakdown"]] * 2, axis=1)
-        # cells: units (4) x rows (2) x columns
         code = (
             year_def[t][:, None, None, None]
             + unit_code[np.maximum(uu_c, 0)][:, :, None, None]
@@ -475,12 +477,21 @@ def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -
         coef = np.where((uu_c >= 0)[:, :, None, None], coef, 0.0)
         scope_c = np.broadcast_to(scope_of_unit[np.maximum(uu_c, 0)][:, :, None, None], code.shape)
         bd_c = np.broadcast_to(rows_bd[:, None, :, None], code.shape)
-        code, coef = code.reshape(n, -1), coef.reshape(n, -1)
-        scope_c, bd_c = scope_c.reshape(n, -1), bd_c.reshape(n, -1)
-        qc = sc.quantities(code)
+        return (
+            sc.quantities(code.reshape(n, -1)),
+            coef.reshape(n, -1),
+            scope_c.reshape(n, -1),
+            bd_c.reshape(n, -1),
+        )
+
+    def bad_of(
+        qc: IntArray, coef: FloatArray, scope_c: IntArray, bd_c: IntArray
+    ) -> tuple[BoolArray, BoolArray]:
+        """Per row of cells: whether one moves a published cell or one absent from a table
+        the release has; and which cells move (``live``: a non-zero coefficient, present)."""
         found = qc >= 0
         live = coef != 0
-        bad = np.zeros(n, dtype=bool)
+        bad = np.zeros(qc.shape[0], dtype=bool)
         absent = live & ~found
         if absent.any():
             ai = np.nonzero(absent)
@@ -488,14 +499,43 @@ def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -
             bad[ai[0][needed]] = True
         live &= found
         bad |= (live & ~hidden[np.maximum(qc, 0)]).any(axis=1)
-        good = np.nonzero(~bad)[0]
+        return bad, live
+
+    # chunks of about CHUNK candidates, whole targets each (candidates are grouped by target)
+    lo_c = 0
+    while lo_c < ct.size:
+        hi_c = min(lo_c + CHUNK, ct.size)
+        hi_c = int(np.searchsorted(ct, ct[hi_c - 1], side="right"))
+        sl = slice(lo_c, hi_c)
+        lo_c = hi_c
+        t, x, v2, m, uu_c, ss_c = ct[sl], cx[sl], cv2[sl], cm[sl], cu[sl], cs[sl]
+        n = t.shape[0]
+        # A candidate is bad when one of its units' cells is. Unit slot by slot, among the
+        # candidates still good, each (target, move, unit) is checked once (the target's own
+        # unit comes back in every candidate of a move, a domain in many), and only the good
+        # candidates get their cells in full.
+        move_key = ((t * n_var + x) * n_cat + v2) * n_moves + m
+        alive = np.ones(n, dtype=bool)
+        for k in range(uu_c.shape[1]):
+            idx = np.nonzero(alive & (uu_c[:, k] >= 0) & (ss_c[:, k] != 0))[0]
+            if idx.size == 0:
+                continue
+            key = move_key[idx] * n_units1 + uu_c[idx, k] + 1
+            uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            f = idx[first]
+            one = uu_c[f, k][:, None]  # the slot's unit alone
+            slot_bad, _ = bad_of(*cells(t[f], x[f], v2[f], m[f], one, np.ones((uk.size, 1))))
+            alive[idx[slot_bad[inv.reshape(-1)]]] = False
+        good = np.nonzero(alive)[0]
         if good.size == 0:
             continue
-        lv = live[good]
+        qc, coef, scope_c, bd_c = cells(t[good], x[good], v2[good], m[good], uu_c[good], ss_c[good])
+        bad_g, lv = bad_of(qc, coef, scope_c, bd_c)
+        assert not bad_g.any()
         keep_c.append(good + sl.start)
         keep_n.append(lv.sum(axis=1))
-        keep_q.append(qc[good][lv])
-        keep_f.append(coef[good][lv])
+        keep_q.append(qc[lv])
+        keep_f.append(coef[lv])
     empty_pts = Points(empty_i, np.zeros(0), np.zeros(1, np.int64), empty_i, np.zeros(0))
     if not keep_c:
         return empty_pts
