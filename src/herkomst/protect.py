@@ -207,12 +207,10 @@ def _sparse_tables(
     to ``small_count_max``. ``total`` is never one of them (the other tables' margins)."""
     if rules.max_small_share >= 1.0 or table.num_rows == 0:
         return []
-    gone = {(w["year"], w["entity"]) for w in withheld if w.get("entity") is not None}
-    years = table["year"].to_numpy(zero_copy_only=False)
-    keep = np.array(
-        [(int(y), e) not in gone for y, e in zip(years, table["entity"].to_pylist(), strict=True)],
-        dtype=bool,
+    gone = _rows_of(
+        table, [("entity", w["year"], w["entity"]) for w in withheld if w.get("entity") is not None]
     )
+    keep = ~gone
     counts = table["count"].to_numpy(zero_copy_only=False).astype(np.float64)
     small = (counts >= rules.small_count_min) & (counts <= rules.small_count_max)
     t = pa.table(
@@ -246,16 +244,19 @@ def _sparse_tables(
     return out
 
 
+def _rows_of(table: pa.Table, keys: list[tuple[str, int, str]]) -> BoolArray:
+    """Whether each row is of one of ``keys`` (column, year, value of that column)."""
+    out = np.zeros(table.num_rows, dtype=bool)
+    for col, year, value in keys:
+        m = pc.and_(pc.equal(table["year"], year), pc.equal(table[col], value))
+        out |= np.asarray(pc.fill_null(m, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return out
+
+
 def _without_tables(table: pa.Table, sparse: list[dict[str, Any]]) -> pa.Table:
     """``table`` without the rows of the withheld (year, breakdown) tables."""
-    if not sparse:
-        return table
-    drop = {(w["year"], w["breakdown"]) for w in sparse}
-    keep = [
-        (int(y), b) not in drop
-        for y, b in zip(table["year"].to_pylist(), table["breakdown"].to_pylist(), strict=True)
-    ]
-    return table.filter(pa.array(keep, pa.bool_()))
+    drop = _rows_of(table, [("breakdown", w["year"], w["breakdown"]) for w in sparse])
+    return table.filter(pa.array(~drop)) if drop.any() else table
 
 
 def _build_state(
@@ -914,11 +915,8 @@ def _protect_public(
     rules = auth.public
     sparse = _sparse_tables(table, rules, _withheld(table, rules))
     if sparse:
-        if (
-            ledger is not None
-            and ledger.num_rows
-            and _without_tables(ledger, sparse).num_rows < (ledger.num_rows)
-        ):
+        held = [("breakdown", w["year"], w["breakdown"]) for w in sparse]
+        if ledger is not None and ledger.num_rows and _rows_of(ledger, held).any():
             raise CheckFailed(
                 "the ledger holds cells of a breakdown now withheld from the public as close "
                 "to microdata for the same year ("
