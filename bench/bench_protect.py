@@ -65,6 +65,11 @@ def _protect(
             "primary": summ["masked_primary_quantities"],
             "secondary": summ["masked_secondary_quantities"],
             "withheld_entities": len(summ["withheld_entities"]),
+            # breakdowns withheld from the public as close to microdata (max_small_share)
+            "withheld_tables": [
+                {k: w[k] for k in ("year", "breakdown", "small_cells", "nonzero_cells")}
+                for w in summ.get("withheld_tables", [])
+            ],
             "audit_rounds": sum(1 for r in summ["rounds"] if r["step"].startswith("audit")),
             "fallback": len(summ["fallback"]),
             "largest_component": summ["audit"]["largest_component"],
