@@ -596,9 +596,52 @@ def _notes_sheet(
             for shown, label in sorted(DEFAULT_SHOWN_NL.items())
         ),
         (f"'{HIDDEN_PERCENT}' in een percentagekolom: het percentage is niet vrijgegeven.", f.text),
+        *_protection_lines(manifest.get("protection"), f),
     ]
     for i, (text, fmt) in enumerate(lines):
         ws.write_string(i, 0, text, fmt)
+
+
+def _protection_lines(protection: Any, f: _Formats) -> list[tuple[str, Any]]:
+    """What a protected (public) release leaves out, in Dutch: withheld entities, policy
+    domains and breakdowns close to microdata (docs/protection.md, sections 1 and 1b)."""
+    if not isinstance(protection, Mapping) or not any(
+        protection.get(k) for k in ("withheld_entities", "withheld_domains", "withheld_tables")
+    ):
+        return []
+    rules = protection.get("rules", {})
+    out: list[tuple[str, Any]] = [("", f.text), ("Bescherming", f.bold)]
+    ents = protection.get("withheld_entities") or []
+    if ents:
+        out.append(
+            (
+                f"Entiteiten met minder dan {rules.get('min_entity_size', 50)} personeelsleden "
+                f"worden niet getoond ({len(ents)} "
+                f"{'entiteit' if len(ents) == 1 else 'entiteiten'}; manifest.json noemt ze).",
+                f.text,
+            )
+        )
+    doms = protection.get("withheld_domains") or []
+    if doms:
+        out.append(
+            (
+                f"{len(doms)} beleidsdomein(en) worden niet getoond: hun entiteiten zouden "
+                "elkaars verborgen cellen prijsgeven (manifest.json noemt ze).",
+                f.text,
+            )
+        )
+    for w in protection.get("withheld_tables") or []:
+        share = float(w.get("small_share", 0.0))
+        out.append(
+            (
+                f"De uitsplitsing naar {BREAKDOWN_NL.get(str(w['breakdown']), w['breakdown'])} "
+                f"wordt voor {w['year']} niet gepubliceerd: {share:.0%} van haar cellen met "
+                "minstens één persoon telt één tot vier personen, zodat ze bijna een lijst van "
+                "personen is.",
+                f.text,
+            )
+        )
+    return out
 
 
 def _hidden_meaning(shown: str) -> str:

@@ -149,3 +149,47 @@ def test_cli_audits_a_release_with_a_withheld_domain(tmp_path: Path) -> None:
         )
         assert proc.returncode == code, proc.stdout + proc.stderr
         assert says in proc.stdout + proc.stderr
+
+
+def test_the_public_workbook_says_what_is_withheld(tmp_path: Path) -> None:
+    """The Dutch notes sheet of a public release names what the protection left out: the
+    small entities and the breakdown close to microdata (here `all`, with its share counted
+    from the cells)."""
+    import openpyxl
+
+    from herkomst.release import write_release
+
+    ds, hand = _dataset()
+    with Engine() as eng:
+        ds.load(eng)
+        params = TableParams(years=(YEAR,), generated_on=dt.date(2024, 1, 1))
+        res = compute_cells(eng, params, origin_step=hand)
+        cells = eng.arrow(
+            f"SELECT * FROM {res.relation} WHERE breakdown IN ('total', 'sex', 'all')"
+        )
+        auth = load_authorization()
+        published, summary, _ = protect_public(cells, auth, "public", attackers="public")
+        eng.register("pub", published)
+        base = {"generated_on": "2024-01-01", "authorization": auth.provenance()}
+        write_release(eng, "pub", tmp_path / "public", {**base, "protection": summary}, "public")
+    # the share by hand: non-zero `all` cells from 1 to 4 outside the withheld entity
+    rows = [
+        r
+        for r in cells.to_pylist()
+        if r["breakdown"] == "all" and r["entity"] != "D1-C" and r["count"] > 0
+    ]
+    share = sum(1 <= r["count"] <= 4 for r in rows) / len(rows)
+    wb = openpyxl.load_workbook(tmp_path / "public" / "tabellen.xlsx", read_only=True)
+    notes = [str(r[0]) for r in wb["Toelichting"].iter_rows(values_only=True) if r[0]]
+    at = notes.index("Bescherming")
+    assert notes[at + 1] == (
+        "Entiteiten met minder dan 50 personeelsleden worden niet getoond (1 entiteit; "
+        "manifest.json noemt ze)."
+    )
+    assert notes[at + 2] == (
+        f"De uitsplitsing naar combinatie wordt voor {YEAR} niet gepubliceerd: {share:.0%} van "
+        "haar cellen met minstens één persoon telt één tot vier personen, zodat ze bijna een "
+        "lijst van personen is."
+    )
+    # the sheets: the published breakdowns only
+    assert wb.sheetnames[2:] == ["EU-15 totaal", "EU-15 geslacht", "EU totaal", "EU geslacht"]
