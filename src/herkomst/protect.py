@@ -207,10 +207,7 @@ def _sparse_tables(
     to ``small_count_max``. ``total`` is never one of them (the other tables' margins)."""
     if rules.max_small_share >= 1.0 or table.num_rows == 0:
         return []
-    gone = _rows_of(
-        table, [("entity", w["year"], w["entity"]) for w in withheld if w.get("entity") is not None]
-    )
-    keep = ~gone
+    keep = ~_rows_of(table, _withheld_keys(withheld))
     counts = table["count"].to_numpy(zero_copy_only=False).astype(np.float64)
     small = (counts >= rules.small_count_min) & (counts <= rules.small_count_max)
     t = pa.table(
@@ -244,42 +241,43 @@ def _sparse_tables(
     return out
 
 
-def _rows_of(table: pa.Table, keys: list[tuple[str, int, str]]) -> BoolArray:
-    """Whether each row is of one of ``keys`` (column, year, value of that column)."""
+def _rows_of(table: pa.Table, keys: list[dict[str, Any]]) -> BoolArray:
+    """Whether each row matches one of ``keys`` (column -> value, every one equal)."""
     out = np.zeros(table.num_rows, dtype=bool)
-    for col, year, value in keys:
-        m = pc.and_(pc.equal(table["year"], year), pc.equal(table[col], value))
-        out |= np.asarray(pc.fill_null(m, False).to_numpy(zero_copy_only=False), dtype=bool)
+    for key in keys:
+        m = np.ones(table.num_rows, dtype=bool)
+        for col, value in key.items():
+            eq = pc.fill_null(pc.equal(table[col], value), False)
+            m &= np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+        out |= m
     return out
+
+
+def _withheld_keys(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The row keys of withheld entities and of withheld policy domains' own cells."""
+    return [
+        {"year": w["year"], "entity": w["entity"]}
+        if w.get("entity") is not None
+        else {"year": w["year"], "scope": "policy_domain", "policy_domain": w["policy_domain"]}
+        for w in withheld
+    ]
+
+
+def _table_keys(sparse: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The row keys of the tables withheld as close to microdata."""
+    return [{"year": w["year"], "breakdown": w["breakdown"]} for w in sparse]
 
 
 def _without_tables(table: pa.Table, sparse: list[dict[str, Any]]) -> pa.Table:
     """``table`` without the rows of the withheld (year, breakdown) tables."""
-    drop = _rows_of(table, [("breakdown", w["year"], w["breakdown"]) for w in sparse])
+    drop = _rows_of(table, _table_keys(sparse))
     return table.filter(pa.array(~drop)) if drop.any() else table
 
 
 def _build_state(
     table: pa.Table, rules: PublicRules, withheld: list[dict[str, Any]], ledger: pa.Table | None
 ) -> _State:
-    wset = {(w["year"], w["entity"]) for w in withheld if w.get("entity") is not None}
-    dset = {(w["year"], w["policy_domain"]) for w in withheld if w.get("entity") is None}
-    years = table["year"].to_pylist()
-    ents = table["entity"].to_pylist()
-    doms = [
-        d if sc == "policy_domain" else None
-        for sc, d in zip(
-            table["scope"].to_pylist(), table["policy_domain"].to_pylist(), strict=True
-        )
-    ]
-    keep = np.array(
-        [
-            (y, e) not in wset and (y, d) not in dset
-            for y, e, d in zip(years, ents, doms, strict=True)
-        ],
-        dtype=bool,
-    )
-    pub0 = table.filter(pa.array(keep))
+    pub0 = table.filter(pa.array(~_rows_of(table, _withheld_keys(withheld))))
     view = attacker_view(pub0, withheld)
     s = build_structure(view)
     # true value per quantity (absent combinations of a withheld entity are 0)
@@ -915,8 +913,7 @@ def _protect_public(
     rules = auth.public
     sparse = _sparse_tables(table, rules, _withheld(table, rules))
     if sparse:
-        held = [("breakdown", w["year"], w["breakdown"]) for w in sparse]
-        if ledger is not None and ledger.num_rows and _rows_of(ledger, held).any():
+        if ledger is not None and ledger.num_rows and _rows_of(ledger, _table_keys(sparse)).any():
             raise CheckFailed(
                 "the ledger holds cells of a breakdown now withheld from the public as close "
                 "to microdata for the same year ("
