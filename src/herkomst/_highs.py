@@ -17,6 +17,8 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from .errors import InternalError
+
 _lock = threading.Lock()
 _banner_done = False
 
@@ -84,3 +86,97 @@ def colwise_model(
     h = new_highs()
     h.passModel(lp)
     return h
+
+
+class DeviationLP:
+    """``min c . (p + m)`` over deviations ``d = p - m`` of a table from its truth, subject
+    to ``row_lo <= A d <= row_hi``, ``0 <= p <= up``, ``0 <= m <= dn``: the witness and
+    attacking-table LPs of protect and audit.
+
+    Only the columns that may move are in the HiGHS model: a column with ``up = dn = 0``
+    is 0 and drops out of every row, and a row left without a column must hold at 0 (the
+    truth satisfies every row). On the sparse releases of the protection most columns are
+    fixed (published cells); the model over the others solves in a fraction of the time.
+    The model is kept between solves (simplex from the last basis) while the columns that
+    may move stay within it, and rebuilt over the union when more may move."""
+
+    def __init__(
+        self,
+        rows: npt.NDArray[np.int64],
+        cols: npt.NDArray[np.int64],
+        vals: npt.NDArray[np.float64],
+        n: int,
+        row_lo: npt.NDArray[np.float64],
+        row_hi: npt.NDArray[np.float64],
+    ) -> None:
+        if (row_lo > 1e-9).any() or (row_hi < -1e-9).any():
+            raise InternalError("a deviation LP's rows must hold at d = 0 (the truth)")
+        o = np.argsort(cols, kind="stable")
+        self._r, self._v = rows[o], vals[o]
+        self._ptr = np.searchsorted(cols[o], np.arange(n + 1)).astype(np.int64)
+        self.n = n
+        self._row_lo, self._row_hi = row_lo, row_hi
+        self._in: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._h: highspy.Highs | None = None
+        self._cost: npt.NDArray[np.float64] | None = None
+        self.solves = 0
+        self.builds = 0
+
+    def _build(self, cols: npt.NDArray[np.int64]) -> None:
+        starts, ends = self._ptr[cols], self._ptr[cols + 1]
+        lens = ends - starts
+        at = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        idx = at + np.arange(int(lens.sum()), dtype=np.int64)
+        r = self._r[idx]
+        c = np.repeat(np.arange(cols.size, dtype=np.int64), lens)
+        v = self._v[idx]
+        used, r_loc = np.unique(r, return_inverse=True)
+        k = cols.size
+        self._h = colwise_model(
+            np.concatenate([r_loc, r_loc]), np.concatenate([c, c + k]), np.concatenate([v, -v]),
+            np.zeros(2 * k), np.zeros(2 * k), np.zeros(2 * k), self._row_lo[used],
+            self._row_hi[used],
+        )  # fmt: skip
+        # every solve changes a few bounds: simplex from the last basis
+        self._h.setOptionValue("presolve", "off")
+        self._in = cols
+        self._cost = None
+        self._idx = np.arange(2 * k, dtype=np.int32)
+        self.builds += 1
+
+    def solve(
+        self,
+        up: npt.NDArray[np.float64],
+        dn: npt.NDArray[np.float64],
+        cost: npt.NDArray[np.float64],
+        target: int,
+        dv: float,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        """The columns an optimal point with ``d[target] = dv`` moves and their deviations
+        (None: no such point). ``up``, ``dn`` and ``cost`` are per column of the whole
+        table."""
+        may = (up > 0) | (dn > 0)
+        may[target] = True
+        need = np.nonzero(may)[0]
+        if self._h is None or not np.isin(need, self._in, assume_unique=True).all():
+            self._build(np.union1d(need, self._in))
+        h, cols = self._h, self._in
+        assert h is not None
+        k = cols.size
+        c2 = np.concatenate([cost[cols], cost[cols]])
+        if self._cost is None or not np.array_equal(c2, self._cost):
+            h.changeColsCost(2 * k, self._idx, c2)
+            self._cost = c2
+        hi = np.concatenate([up[cols], dn[cols]])
+        lo = np.zeros(2 * k)
+        t = int(np.searchsorted(cols, target))
+        lo[t] = hi[t] = max(dv, 0.0)
+        lo[k + t] = hi[k + t] = max(-dv, 0.0)
+        h.changeColsBounds(2 * k, self._idx, lo, np.minimum(hi, highspy.kHighsInf))
+        h.run()
+        self.solves += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        moved = np.nonzero((x[:k] + x[k:]) > 1e-7)[0]
+        return cols[moved], (x[:k] - x[k:])[moved]

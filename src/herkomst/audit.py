@@ -67,7 +67,7 @@ from ._cells import (
     substructure,
     with_link_rows,
 )
-from ._highs import colwise_model
+from ._highs import DeviationLP, colwise_model
 from .authorization import Authorization, PublicRules, load_authorization
 from .errors import CheckFailed, InputError, InternalError, UsageError
 
@@ -1527,39 +1527,27 @@ def _block_evaluate(
 
 class _WitnessModel:
     """One witness LP (see :class:`_WitnessLP`) over a structure: ``up``/``dn`` how far each
-    quantity may move (0: fixed), ``w`` the cost of moving it one unit."""
+    quantity may move (0: fixed), ``w`` the cost of moving it one unit; the HiGHS model holds
+    the quantities that may move only (:class:`herkomst._highs.DeviationLP`)."""
 
     def __init__(self, s: Structure, up: FloatArray, dn: FloatArray, w: FloatArray) -> None:
-        n = s.n_q
         r, c, v = s.matrix()
-        self.n, self.up, self.dn = n, up, dn
-        self.h = colwise_model(
-            np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([v, -v]),
-            np.concatenate([w, w]), np.zeros(2 * n), np.concatenate([up, dn]),
-            np.zeros(s.n_rel), np.zeros(s.n_rel),
-        )  # fmt: skip
-        self.solves = 0
+        self.n, self.up, self.dn, self.w = s.n_q, up, dn, w
+        self.lp = DeviationLP(r, c, v, s.n_q, np.zeros(s.n_rel), np.zeros(s.n_rel))
+
+    @property
+    def solves(self) -> int:
+        return self.lp.solves
 
     def solve(self, q: int, dv: float, fixed: IntArray) -> IntArray | None:
         """The quantities a witness moving ``q`` by ``dv`` moves (None: no witness)."""
-        n, h = self.n, self.h
-        cols = np.concatenate([[q, n + q], fixed, n + fixed]).astype(np.int32)
-        lo = np.concatenate([[max(dv, 0.0), max(-dv, 0.0)], np.zeros(2 * fixed.size)])
-        hi = lo.copy()
-        h.changeColsBounds(int(cols.size), cols, lo, hi)
-        h.run()
-        if self.solves == 0:
-            # later solves change a few bounds: dual simplex from the last basis
-            h.setOptionValue("presolve", "off")
-        self.solves += 1
-        ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        x = np.asarray(h.getSolution().col_value, dtype=np.float64) if ok else None
-        back_hi = np.concatenate([[self.up[q], self.dn[q]], self.up[fixed], self.dn[fixed]])
-        h.changeColsBounds(int(cols.size), cols, np.zeros(int(cols.size)), back_hi)
-        if x is None:
-            return None
-        moved: IntArray = np.nonzero((x[:n] + x[n:]) > 1e-7)[0].astype(np.int64)
-        return moved
+        up, dn = self.up, self.dn
+        if fixed.size:
+            up, dn = up.copy(), dn.copy()
+            up[fixed] = 0.0
+            dn[fixed] = 0.0
+        got = self.lp.solve(up, dn, self.w, q, dv)
+        return None if got is None else got[0]
 
 
 @dataclass
@@ -1618,6 +1606,8 @@ class _WitnessLP:
         self.breakdown_found = 0
         self.public: dict[tuple[int, float, bool], IntArray | None] = {}
         self.second_tried: set[tuple[int, float]] = set()
+        # per (target, goal, tier) the quantities held fixed in each LP that found no witness
+        self.failed: dict[tuple[Any, ...], list[IntArray]] = {}
         self.of_unit: dict[int, IntArray] = {}
         self.offered_ok = 0
         self._take_offered(s)
@@ -1720,30 +1710,40 @@ class _WitnessLP:
         u = self.units
         home = int(u.q_unit[q])
         d = home if u.level[home] != LEVEL_ENTITY else int(u.domain[home])
-        tiers = [False, True] if u.level[home] != LEVEL_ADMINISTRATION else [True]
-        for admin in tiers if d >= 0 else []:
-            model, gq = self._local_model(d, q, admin)
-            lf = np.searchsorted(gq, fixed)
-            inside = (lf < gq.shape[0]) & (gq[np.minimum(lf, gq.shape[0] - 1)] == fixed)
-            moved = model.solve(int(np.searchsorted(gq, q)), dv, lf[inside])
-            if moved is not None:
-                out: IntArray = gq[moved]
-                return out
-        if not whole:
-            return None
-        got = self._breakdown_model(q)
-        if got is not None:
+        tiers: list[tuple[Any, ...]] = []
+        if d >= 0:
+            admins = [False, True] if u.level[home] != LEVEL_ADMINISTRATION else [True]
+            tiers += [("local", d, a) for a in admins]
+        if whole:
+            tiers += [("breakdown",), ("global",)]
+        for tier in tiers:
+            if tier[0] == "local":
+                got: tuple[_WitnessModel, IntArray] | None = self._local_model(d, q, tier[2])
+            elif tier[0] == "breakdown":
+                got = self._breakdown_model(q)
+            else:
+                if self._global is None:
+                    self._global = _WitnessModel(self.s, self.up, self.dn, self.w)
+                got = (self._global, np.arange(self.n, dtype=np.int64))
+            if got is None:
+                continue
             model, gq = got
             lf = np.searchsorted(gq, fixed)
             inside = (lf < gq.shape[0]) & (gq[np.minimum(lf, gq.shape[0] - 1)] == fixed)
-            moved = model.solve(int(np.searchsorted(gq, q)), dv, lf[inside])
+            # what this LP holds fixed; with more held fixed an LP that failed fails again
+            # (its feasible set only shrinks): not solved again
+            held = lf[inside]
+            key = (q, goal, tier)
+            if any(np.isin(f, held).all() for f in self.failed.get(key, ())):
+                continue
+            moved = model.solve(int(np.searchsorted(gq, q)), dv, held)
             if moved is not None:
-                self.breakdown_found += 1
-                out_b: IntArray = gq[moved]
-                return out_b
-        if self._global is None:
-            self._global = _WitnessModel(self.s, self.up, self.dn, self.w)
-        return self._global.solve(q, dv, fixed)
+                if tier[0] == "breakdown":
+                    self.breakdown_found += 1
+                out: IntArray = gq[moved]
+                return out
+            self.failed.setdefault(key, []).append(held)
+        return None
 
     def _breakdown_model(self, q: int) -> tuple[_WitnessModel, IntArray] | None:
         """The witness LP over the whole release restricted to the hidden quantities of
@@ -2004,10 +2004,12 @@ def _audit_blocks(
     hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}
     if wit is not None:
         pre, pre_lo, pre_hi, hyper = wit.hypercubes(view, tq, kind, cap, floor, smin, smax)
+    t_hyper = time.perf_counter()
     ev = _block_evaluate(
         s, base, truth, rules, tq, kind, cap, floor, relaxable, units, stats, cache=round_cache,
         skip=pre,
     )  # fmt: skip
+    t_eval = time.perf_counter()
     plan, lim, homes = ev.plan, ev.lim, ev.homes
     res_lo, res_hi, res_ok = ev.lo, ev.hi, ev.ok
     r_lo, r_hi = ev.r_lo, ev.r_hi
@@ -2084,6 +2086,7 @@ def _audit_blocks(
             esc_ins.setdefault(name, []).append(i)
 
     # what no block certified: sparse witnesses (domain first, then the whole release)
+    t_certify = time.perf_counter()
     n_wit = 0
     if wit is not None:
         for i in np.nonzero(esc_pub)[0].tolist():
@@ -2164,6 +2167,9 @@ def _audit_blocks(
         "hypercube_certified": hyper["certified"],
         "transfers_checked": hyper["transfers"],
         "seconds_blocks": round(time.perf_counter() - t0, 3),
+        "seconds_hypercubes": round(t_hyper - t0, 3),
+        "seconds_block_lps": round(t_eval - t_hyper, 3),
+        "seconds_witness_lps": round(time.perf_counter() - t_certify, 3),
     }
     return parts, summaries, restrict, info, ends
 

@@ -56,7 +56,7 @@ from ._cells import (
     conform,
     substructure,
 )
-from ._highs import colwise_model
+from ._highs import DeviationLP, colwise_model
 from .audit import (
     BLOCKS_FROM,
     WITHHELD_STATUS,
@@ -745,19 +745,14 @@ class _SubLP:
         rows = pc.equal(st.view["scope"], "entity").to_numpy(zero_copy_only=False)
         ent[st.s.qid[rows]] = True
         self.w = np.where(ent[gq], 1.0, 0.25)
-        self.rows = (r, c, val, row_lo, row_hi)
-        self.h = self._model()
+        self.lp = DeviationLP(r, c, val, n, row_lo, row_hi)
         # the same LP where published candidates may move at a cost (built when first used)
-        self.h_hide: highspy.Highs | None = None
-        self.idx = np.arange(2 * n, dtype=np.int32)
+        self.lp_hide: DeviationLP | None = None
+        self.rows = (r, c, val, row_lo, row_hi)
 
-    def _model(self) -> highspy.Highs:
-        r, c, val, row_lo, row_hi = self.rows
-        n, w = self.n, self.w
-        return colwise_model(
-            np.concatenate([r, r]), np.concatenate([c, c + n]), np.concatenate([val, -val]),
-            np.concatenate([w, w]), np.zeros(2 * n), np.zeros(2 * n), row_lo, row_hi,
-        )  # fmt: skip
+    @property
+    def solves(self) -> int:
+        return self.lp.solves + (0 if self.lp_hide is None else self.lp_hide.solves)
 
     def solve(
         self, target: int, goal: float, fixed: BoolArray, hide: bool = False
@@ -765,34 +760,25 @@ class _SubLP:
         """A point with ``target = goal`` that moves quantities inside only: hidden ones
         within their labels and, with ``hide``, published candidates as :class:`_Repair`
         lets them move, at its cost ``1 + v`` (each moved candidate is to be hidden)."""
-        st, gq, n = self.st, self.gq, self.n
-        t = int(np.searchsorted(gq, target))
+        st, gq = self.st, self.gq
         free = (st.cls[gq] > 0) & ~fixed[gq] & self.inside
         up = np.where(free, np.minimum(st.ub[gq] - st.v[gq], highspy.kHighsInf), 0.0)
         dn = np.where(free, np.maximum(st.v[gq] - st.lb[gq], 0.0), 0.0)
-        h = self.h
+        lp, cost = self.lp, self.w
         if hide:
             cand = (st.cls[gq] == 0) & ~st.forbidden[gq] & ~fixed[gq] & self.inside
             up = np.where(cand, highspy.kHighsInf, up)
             dn = np.where(cand, np.maximum(st.v[gq] - st.rules.hidden_lower, 0.0), dn)
-            if self.h_hide is None:
-                self.h_hide = self._model()
-            h = self.h_hide
+            if self.lp_hide is None:
+                self.lp_hide = DeviationLP(*self.rows[:3], self.n, *self.rows[3:])
+            lp = self.lp_hide
             # the whole LP's costs; the free points' weights, small, break its ties
             cost = np.where(cand, 1.0 + st.v[gq], 0.0) + 1e-3 * self.w
-            h.changeColsCost(2 * n, self.idx, np.concatenate([cost, cost]))
-        lo = np.zeros(2 * n)
-        hi = np.concatenate([up, dn])
-        dv = goal - st.v[target]
-        lo[t] = hi[t] = max(dv, 0.0)
-        lo[n + t] = hi[n + t] = max(-dv, 0.0)
-        h.changeColsBounds(2 * n, self.idx, lo, hi)
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        got = lp.solve(up, dn, cost, int(np.searchsorted(gq, target)), goal - st.v[target])
+        if got is None:
             return None
-        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-        moved = np.nonzero((x[:n] + x[n:]) > 1e-7)[0]
-        return gq[moved].astype(np.int64), (x[:n] - x[n:])[moved]
+        moved, dev = got
+        return gq[moved].astype(np.int64), dev
 
 
 def _failure_goals(st: _State, result: AuditResult) -> list[tuple[str, int, float]]:
@@ -990,7 +976,9 @@ def _protect_public(
         )
         if big:
             # the repair's points the audit checked and used as witnesses
-            rounds[-1]["points_taken"] = int(result.summary["blocks"].get("points_taken", 0))
+            info = result.summary["blocks"]
+            rounds[-1]["points_taken"] = int(info.get("points_taken", 0))
+            rounds[-1].update({k: v for k, v in info.items() if k.startswith("seconds_")})
         if result.passed and big:
             # blocks and sparse witnesses certified every target (inner bounds, feasible
             # points): a pass is a pass
