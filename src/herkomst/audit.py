@@ -1610,6 +1610,8 @@ class _WitnessLP:
         self.failed: dict[tuple[Any, ...], list[IntArray]] = {}
         self.of_unit: dict[int, IntArray] = {}
         self.offered_ok = 0
+        # whether an official's witnesses may use the tiers over the whole release
+        self.insider_whole = False
         self._take_offered(s)
 
     def _take_offered(self, s: Structure) -> None:
@@ -1792,7 +1794,7 @@ class _WitnessLP:
             # every witness found for this goal, as the set of units it moves
             found: list[frozenset[int]] | None = self._witnesses(q, goal)
             if found is None:
-                whole = insider_unit < 0
+                whole = insider_unit < 0 or self.insider_whole
                 if (q, goal, whole) not in self.public:
                     self.public[(q, goal, whole)] = self._solve(
                         q, goal, np.zeros(0, dtype=np.int64), whole
@@ -1813,12 +1815,16 @@ class _WitnessLP:
                 ents = [
                     u for u in found[0] if u != home and self.units.level[u] == LEVEL_ENTITY
                 ]  # fmt: skip
-                moved2 = self._solve(q, goal, self._cells_of(ents, q), whole=False)
+                moved2 = self._solve(
+                    q, goal, self._cells_of(ents, q), whole=self.insider_whole
+                )  # fmt: skip
                 if moved2 is not None:
                     self._keep(q, goal, self._touched(moved2))
                     if insider_unit not in self._touched(moved2):
                         continue
-            moved3 = self._solve(q, goal, self._cells_of([insider_unit], q), whole=False)
+            moved3 = self._solve(
+                q, goal, self._cells_of([insider_unit], q), whole=self.insider_whole
+            )  # fmt: skip
             if moved3 is None:
                 return False
             self._keep(q, goal, self._touched(moved3))
@@ -1968,6 +1974,7 @@ def _audit_blocks(
     attackers: list[str],
     stats: _Stats,
     round_cache: dict[tuple[Any, ...], Any] | None = None,
+    screen: bool = False,
 ) -> tuple[
     list[pa.Table],
     dict[str, dict[str, Any]],
@@ -1999,6 +2006,10 @@ def _audit_blocks(
     # hypercube witnesses first (docs/protection.md, "Hypercube witnesses"): a target they
     # certify for the public and every official needs no block
     wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
+    if wit is not None:
+        # an official's witnesses over the whole release too, unless screening (what the
+        # local tiers leave then goes to the suppression's repair, which finds such points)
+        wit.insider_whole = not screen
     pre = np.zeros(tq.shape[0], dtype=bool)
     pre_lo = pre_hi = np.zeros(tq.shape[0])
     hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}
@@ -2321,7 +2332,7 @@ def audit(
         )  # fmt: skip
         bparts, bsumm, restrict, block_info, ends = _audit_blocks(
             view, s, base, truth_q, rules, rows, kind_code, b_cap, b_floor, relaxable,
-            attackers, stats, round_cache,
+            attackers, stats, round_cache, screen,
         )  # fmt: skip
         parts += bparts
         summaries.update(bsumm)
