@@ -141,6 +141,8 @@ class DeviationLP:
         self._h.setOptionValue("presolve", "off")
         self._in = cols
         self._cost = None
+        self._lo: npt.NDArray[np.float64] | None = None
+        self._hi: npt.NDArray[np.float64] | None = None
         self._idx = np.arange(2 * k, dtype=np.int32)
         self.builds += 1
 
@@ -172,7 +174,15 @@ class DeviationLP:
         t = int(np.searchsorted(cols, target))
         lo[t] = hi[t] = max(dv, 0.0)
         lo[k + t] = hi[k + t] = max(-dv, 0.0)
-        h.changeColsBounds(2 * k, self._idx, lo, np.minimum(hi, highspy.kHighsInf))
+        hi = np.minimum(hi, highspy.kHighsInf)
+        if self._lo is None or self._hi is None:
+            h.changeColsBounds(2 * k, self._idx, lo, hi)
+        else:
+            # only the bounds that differ from the last solve's
+            ch = np.nonzero((lo != self._lo) | (hi != self._hi))[0].astype(np.int32)
+            if ch.size:
+                h.changeColsBounds(int(ch.size), ch, lo[ch], hi[ch])
+        self._lo, self._hi = lo, hi
         h.run()
         self.solves += 1
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
