@@ -12,15 +12,59 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import highspy
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InternalError
+from .errors import InternalError, UsageError
 
 _lock = threading.Lock()
 _banner_done = False
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+THREADS_ENV = "HERKOMST_LP_THREADS"
+_POOL_NAME = "herkomst-lp"
+
+
+def lp_threads() -> int:
+    """How many independent LPs run at once: the cores this process may use, at most 4
+    (``HERKOMST_LP_THREADS`` overrides, 1 for none in parallel)."""
+    raw = os.environ.get(THREADS_ENV)
+    if raw is not None and raw.strip():
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise UsageError(f"{THREADS_ENV}={raw!r}: expected a whole number of 1 or more")
+        return n
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+def map_independent(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[fn(x) for x in items]``, on :func:`lp_threads` threads when there are more than one
+    (HiGHS releases the GIL while it solves). ``fn`` must not depend on the other calls: each
+    builds and solves its own HiGHS models and writes nothing shared. Then the results, in
+    the order of ``items``, are the same whatever the number of threads; an exception of a
+    call is raised here, the first in the order of ``items``. Called from one of the pool's
+    threads, it runs in that thread (a pool waiting on itself would deadlock)."""
+    global _pool
+    n = lp_threads()
+    if n == 1 or len(items) < 2 or threading.current_thread().name.startswith(_POOL_NAME):
+        return [fn(x) for x in items]
+    with _lock:
+        if _pool is None or _pool[0] != n:
+            if _pool is not None:
+                _pool[1].shutdown()
+            _pool = (n, ThreadPoolExecutor(n, thread_name_prefix=_POOL_NAME))
+        pool = _pool[1]
+    return list(pool.map(fn, items))
 
 
 def new_highs(threads: int = 1, seed: int = 0) -> highspy.Highs:

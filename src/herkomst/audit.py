@@ -67,7 +67,7 @@ from ._cells import (
     substructure,
     with_link_rows,
 )
-from ._highs import DeviationLP, colwise_model
+from ._highs import DeviationLP, colwise_model, map_independent
 from .authorization import Authorization, PublicRules, load_authorization
 from .errors import CheckFailed, InputError, InternalError, UsageError
 
@@ -381,6 +381,15 @@ class _Stats:
     largest_component: int = 0
     derived: int = 0
     seconds_lp: float = 0.0
+
+    def add(self, other: _Stats) -> None:
+        """Count in the work of ``other`` (one of the independent evaluations run in
+        threads, each with its own counters)."""
+        self.lp_solves += other.lp_solves
+        self.components += other.components
+        self.largest_component = max(self.largest_component, other.largest_component)
+        self.derived += other.derived
+        self.seconds_lp += other.seconds_lp
 
 
 def _propagate(
@@ -1474,6 +1483,8 @@ def _block_evaluate(
 
     def run(blk_t: dict[int, list[int]]) -> None:
         nonlocal largest
+        jobs: list[tuple[IntArray, tuple[int, ...], list[tuple[Any, ...]], dict[Any, Any],
+                         list[int], IntArray]] = []  # fmt: skip
         for b in sorted(blk_t):
             ti = np.array(blk_t[b], dtype=np.int64)
             bunits = plan.blocks[b].units
@@ -1492,15 +1503,32 @@ def _block_evaluate(
                 else:
                     cache[("block", *bunits)] = (version, memo, sizes)
             todo = np.array([j for j, key in enumerate(keys) if key not in memo], dtype=np.int64)
-            if todo.size:
-                tj = ti[todo]
-                lo_b, hi_b, nvar = _block_intervals(
-                    s, units, base, truth, hidden, bunits, tq[tj], r_lo[tj], r_hi[tj],
-                    kind[tj], tcap[tj], tfloor[tj], rules, stats, settle,
-                )  # fmt: skip
-                sizes[0] = max(sizes[0], nvar)
-                for j, lo_j, hi_j in zip(todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
-                    memo[keys[j]] = (lo_j, hi_j)
+            jobs.append((ti, bunits, keys, memo, sizes, todo))
+
+        # each block's LPs are its own: the blocks are evaluated in threads, their results
+        # taken in the blocks' order (the same whatever the number of threads)
+        def evaluate(
+            job: tuple[IntArray, tuple[int, ...], Any, Any, Any, IntArray],
+        ) -> tuple[tuple[FloatArray, FloatArray, int], _Stats]:
+            ti, bunits, _, _, _, todo = job
+            tj = ti[todo]
+            own = _Stats()
+            got = _block_intervals(
+                s, units, base, truth, hidden, bunits, tq[tj], r_lo[tj], r_hi[tj],
+                kind[tj], tcap[tj], tfloor[tj], rules, own, settle,
+            )  # fmt: skip
+            return got, own
+
+        work = [job for job in jobs if job[5].size]
+        for job, ((lo_b, hi_b, nvar), own) in zip(
+            work, map_independent(evaluate, work), strict=True
+        ):
+            stats.add(own)
+            _, _, keys, memo, sizes, todo = job
+            sizes[0] = max(sizes[0], nvar)
+            for j, lo_j, hi_j in zip(todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
+                memo[keys[j]] = (lo_j, hi_j)
+        for b, (ti, _, keys, memo, sizes, _) in zip(sorted(blk_t), jobs, strict=True):
             largest = max(largest, sizes[0])
             lo_b = np.array([memo[key][0] for key in keys])
             hi_b = np.array([memo[key][1] for key in keys])

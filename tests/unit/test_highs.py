@@ -37,3 +37,51 @@ def test_a_plain_first_construction_would_print_the_banner() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "Running HiGHS" in done.stdout
+
+
+# -- independent LPs in threads ---------------------------------------------------------------
+
+
+def _lp_min(bound: float) -> tuple[float, str]:
+    """min x + y s.t. x + y >= bound, 0 <= x <= 3, 0 <= y: its own model, the optimum and
+    the thread that solved it."""
+    import threading
+
+    import numpy as np
+
+    from herkomst._highs import colwise_model
+
+    h = colwise_model(
+        np.array([0, 0]), np.array([0, 1]), np.array([1.0, 1.0]), np.array([1.0, 1.0]),
+        np.zeros(2), np.array([3.0, np.inf]), np.array([bound]), np.array([np.inf]),
+    )  # fmt: skip
+    h.run()
+    return h.getInfo().objective_function_value, threading.current_thread().name
+
+
+def test_independent_lps_in_threads_give_the_results_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from herkomst._highs import map_independent
+
+    bounds = [float(b) for b in range(40)]
+    monkeypatch.setenv("HERKOMST_LP_THREADS", "2")
+    got = map_independent(_lp_min, bounds)
+    assert [v for v, _ in got] == bounds  # the optimum is the bound: a hand-worked LP
+    assert {t for _, t in got} <= {f"herkomst-lp_{i}" for i in range(2)}
+    monkeypatch.setenv("HERKOMST_LP_THREADS", "1")
+    alone = map_independent(_lp_min, bounds)
+    assert [v for v, _ in alone] == bounds
+    assert {t for _, t in alone} == {"MainThread"}
+
+
+def test_a_bad_thread_count_is_a_usage_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from herkomst._highs import lp_threads
+    from herkomst.errors import UsageError
+
+    for raw in ("0", "two", "-1"):
+        monkeypatch.setenv("HERKOMST_LP_THREADS", raw)
+        with pytest.raises(UsageError, match="HERKOMST_LP_THREADS"):
+            lp_threads()
+    monkeypatch.setenv("HERKOMST_LP_THREADS", "3")
+    assert lp_threads() == 3
