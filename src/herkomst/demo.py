@@ -34,8 +34,9 @@ EXTRACT_DELIVERED_ON = dt.date(2024, 3, 1)
 RETENTION_CHECK_ON = dt.date(2025, 1, 15)
 ORIGIN_YEAR = 2021
 #: The tables of the demo's public release. The protection of all 42 tables of a Flemish-sized
-#: staff does not yet finish in reasonable time (docs/protection.md, "Status and limits"); a public release
-#: of fewer tables is a valid release (the audit rebuilds the relations from the keys).
+#: staff takes about two minutes (docs/protection.md, "Status and limits"), so the demo keeps
+#: its public release small; a public release of fewer tables is a valid release (the audit
+#: rebuilds the relations from the keys).
 PUBLIC_DEMO_BREAKDOWNS = ("total", "sex")
 
 
