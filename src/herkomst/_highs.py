@@ -44,7 +44,10 @@ def lp_threads() -> int:
         if n < 1:
             raise UsageError(f"{THREADS_ENV}={raw!r}: expected a whole number of 1 or more")
         return n
-    return max(1, min(4, len(os.sched_getaffinity(0))))
+    usable = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    return max(1, min(4, usable))
 
 
 def map_independent(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:

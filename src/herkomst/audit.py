@@ -1374,6 +1374,21 @@ class _BlockEval:
     vertical: dict[int, list[int]]  # target -> its blocks {entity, domain, administration}
 
 
+@dataclass(frozen=True)
+class _BlockJob:
+    """One block of an evaluation: its targets (``ti``), units, the targets' requirement keys,
+    the block's cached intervals (``memo``, ``sizes``: shared with the round cache) and the
+    targets not in the cache (``todo``, positions in ``ti``)."""
+
+    block: int
+    ti: IntArray
+    units: tuple[int, ...]
+    keys: list[tuple[Any, ...]]
+    memo: dict[tuple[Any, ...], tuple[float, float]]
+    sizes: list[int]
+    todo: IntArray
+
+
 def _block_evaluate(
     s: Structure,
     base: _Knowledge,
@@ -1483,8 +1498,7 @@ def _block_evaluate(
 
     def run(blk_t: dict[int, list[int]]) -> None:
         nonlocal largest
-        jobs: list[tuple[IntArray, tuple[int, ...], list[tuple[Any, ...]], dict[Any, Any],
-                         list[int], IntArray]] = []  # fmt: skip
+        jobs: list[_BlockJob] = []
         for b in sorted(blk_t):
             ti = np.array(blk_t[b], dtype=np.int64)
             bunits = plan.blocks[b].units
@@ -1503,32 +1517,29 @@ def _block_evaluate(
                 else:
                     cache[("block", *bunits)] = (version, memo, sizes)
             todo = np.array([j for j, key in enumerate(keys) if key not in memo], dtype=np.int64)
-            jobs.append((ti, bunits, keys, memo, sizes, todo))
+            jobs.append(_BlockJob(b, ti, bunits, keys, memo, sizes, todo))
 
         # each block's LPs are its own: the blocks are evaluated in threads, their results
         # taken in the blocks' order (the same whatever the number of threads)
-        def evaluate(
-            job: tuple[IntArray, tuple[int, ...], Any, Any, Any, IntArray],
-        ) -> tuple[tuple[FloatArray, FloatArray, int], _Stats]:
-            ti, bunits, _, _, _, todo = job
-            tj = ti[todo]
+        def evaluate(job: _BlockJob) -> tuple[tuple[FloatArray, FloatArray, int], _Stats]:
+            tj = job.ti[job.todo]
             own = _Stats()
             got = _block_intervals(
-                s, units, base, truth, hidden, bunits, tq[tj], r_lo[tj], r_hi[tj],
+                s, units, base, truth, hidden, job.units, tq[tj], r_lo[tj], r_hi[tj],
                 kind[tj], tcap[tj], tfloor[tj], rules, own, settle,
             )  # fmt: skip
             return got, own
 
-        work = [job for job in jobs if job[5].size]
+        work = [job for job in jobs if job.todo.size]
         for job, ((lo_b, hi_b, nvar), own) in zip(
             work, map_independent(evaluate, work), strict=True
         ):
             stats.add(own)
-            _, _, keys, memo, sizes, todo = job
-            sizes[0] = max(sizes[0], nvar)
-            for j, lo_j, hi_j in zip(todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
-                memo[keys[j]] = (lo_j, hi_j)
-        for b, (ti, _, keys, memo, sizes, _) in zip(sorted(blk_t), jobs, strict=True):
+            job.sizes[0] = max(job.sizes[0], nvar)
+            for j, lo_j, hi_j in zip(job.todo.tolist(), lo_b.tolist(), hi_b.tolist(), strict=True):
+                job.memo[job.keys[j]] = (lo_j, hi_j)
+        for job in jobs:
+            b, ti, keys, memo, sizes = job.block, job.ti, job.keys, job.memo, job.sizes
             largest = max(largest, sizes[0])
             lo_b = np.array([memo[key][0] for key in keys])
             hi_b = np.array([memo[key][1] for key in keys])

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+
+import numpy as np
+import pytest
+
+from herkomst._highs import colwise_model, lp_threads, map_independent
+from herkomst.errors import UsageError
 
 CODE = """
 import highspy, numpy as np
@@ -45,12 +52,6 @@ def test_a_plain_first_construction_would_print_the_banner() -> None:
 def _lp_min(bound: float) -> tuple[float, str]:
     """min x + y s.t. x + y >= bound, 0 <= x <= 3, 0 <= y: its own model, the optimum and
     the thread that solved it."""
-    import threading
-
-    import numpy as np
-
-    from herkomst._highs import colwise_model
-
     h = colwise_model(
         np.array([0, 0]), np.array([0, 1]), np.array([1.0, 1.0]), np.array([1.0, 1.0]),
         np.zeros(2), np.array([3.0, np.inf]), np.array([bound]), np.array([np.inf]),
@@ -59,9 +60,9 @@ def _lp_min(bound: float) -> tuple[float, str]:
     return h.getInfo().objective_function_value, threading.current_thread().name
 
 
-def test_independent_lps_in_threads_give_the_results_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from herkomst._highs import map_independent
-
+def test_independent_lps_in_threads_give_the_results_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     bounds = [float(b) for b in range(40)]
     monkeypatch.setenv("HERKOMST_LP_THREADS", "2")
     got = map_independent(_lp_min, bounds)
@@ -73,12 +74,7 @@ def test_independent_lps_in_threads_give_the_results_in_order(monkeypatch) -> No
     assert {t for _, t in alone} == {"MainThread"}
 
 
-def test_a_bad_thread_count_is_a_usage_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import pytest
-
-    from herkomst._highs import lp_threads
-    from herkomst.errors import UsageError
-
+def test_a_bad_thread_count_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     for raw in ("0", "two", "-1"):
         monkeypatch.setenv("HERKOMST_LP_THREADS", raw)
         with pytest.raises(UsageError, match="HERKOMST_LP_THREADS"):
