@@ -34,7 +34,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -77,6 +77,8 @@ WITHHELD_STATUS = "withheld_entity"
 # Not yet: the blocks do not settle enough cells of sparse ``all`` tables (docs/protection.md,
 # "Blocks: status"), so the default stays the global audit; ``method="blocks"`` asks for it.
 BLOCKS_FROM = 2**62
+# partner domains tried per target in the witnesses' two-domain tiers (_WitnessLP._solve)
+PAIR_PARTNERS = 2
 INSIDERS = "insider:*"  # block audit: every insider other than the cell's own entity
 
 
@@ -1290,6 +1292,43 @@ def _cousins(
     return room.rank(terms, np.where(room.hidden[dc], 0.0, room.truth[dc]))
 
 
+def partner_maps(s: Structure) -> tuple[IntArray, IntArray]:
+    """What :func:`partner_domains` finds a cell's domain cell and its administration
+    relation by: per quantity its entity-in-domain relation as a term and its
+    domain-in-administration relation as a term (-1: none)."""
+    return _sibling_relations(s), _term_relations(s, "domain_in_administration")
+
+
+def partner_domains(
+    s: Structure, units: Units, maps: tuple[IntArray, IntArray], q: int,
+    room: Callable[[IntArray], FloatArray],
+) -> list[int]:  # fmt: skip
+    """The policy domains that may give way when entity or domain cell ``q`` moves beyond
+    its own policy domain: under the administration's cell of ``q``'s key, the target's
+    domain cell can move only against another domain's cell of the same key, so these are
+    the other domains whose cell of that key has ``room`` (per quantity, how far it may move
+    the other way) of at least 1; most room first (at most 3 counts), then by unit
+    (deterministic). Empty for an administration cell."""
+    sib_rel, dom_of_term = maps
+    qd = q
+    if units.level[units.q_unit[q]] == LEVEL_ENTITY:
+        r = int(sib_rel[q])
+        if r < 0:
+            return []
+        qd = int(s.rel_total[r])
+    r2 = int(dom_of_term[qd])
+    if r2 < 0:
+        return []
+    doms = s.rel_terms[s.rel_ptr[r2] : s.rel_ptr[r2 + 1]]
+    doms = doms[doms != qd]
+    free = room(doms)
+    ok = free >= 1.0 - EPS
+    doms, free = doms[ok], np.minimum(free[ok], 3.0)
+    du = units.q_unit[doms]
+    order = np.lexsort((du, -free))
+    return [int(x) for x in du[order]]
+
+
 def _rel_maps(s: Structure) -> tuple[IntArray, IntArray]:
     """Per quantity: the domain-in-administration relation it is a term of, and the
     entity-in-domain relation it is the total of (-1: none)."""
@@ -1637,12 +1676,15 @@ class _WitnessLP:
         # a link quantity is no cell: moving it costs nothing
         self.w = np.where(hidden & ~s.dependent(), np.where(ent, 1.0, 0.25), 0.0)
         self._global: _WitnessModel | None = None
-        self._local: dict[tuple[int, bool], _LocalBlock] = {}
+        self._local: dict[tuple[int, ...], _LocalBlock] = {}
+        # the relations the two-domain tiers find partner domains by (built when first used)
+        self._rel_maps: tuple[IntArray, IntArray] | None = None
         # per quantity its breakdown (-1: the total breakdown, -2: none single), for the
         # breakdown tier of the whole release (:meth:`_breakdown_model`)
         self.breakdown = breakdown
         self._by_breakdown: dict[int, tuple[_WitnessModel, IntArray]] = {}
         self.breakdown_found = 0
+        self.pair_found = 0
         self.public: dict[tuple[int, float, bool], IntArray | None] = {}
         self.second_tried: set[tuple[int, float]] = set()
         # per (target, goal, tier) the quantities held fixed in each LP that found no witness
@@ -1707,18 +1749,23 @@ class _WitnessLP:
             return None
         return _WitnessLP(s, base, truth, units, memo, breakdown)
 
-    def _local_model(self, d: int, q: int, admin: bool) -> tuple[_WitnessModel, IntArray]:
+    def _local_model(
+        self, d: int, q: int, admin: bool, partner: int = -1
+    ) -> tuple[_WitnessModel, IntArray]:
         """The witness LP of ``q`` over policy domain ``d`` (its entities and itself, with
-        the administration when ``admin``) or, for the administration ``d``, over the
-        administration alone: only the component of ``q`` among the block's hidden
-        quantities (nothing else can move with it)."""
+        the administration when ``admin``; with policy domain ``partner`` and its entities
+        too when given) or, for the administration ``d``, over the administration alone:
+        only the component of ``q`` among the block's hidden quantities (nothing else can
+        move with it)."""
         u = self.units
-        blk = self._local.get((d, admin))
+        key = (d, admin) if partner < 0 else (d, admin, partner)
+        blk = self._local.get(key)
         if blk is None:
             if u.level[d] == LEVEL_ADMINISTRATION:
                 bu = np.array([d], dtype=np.int64)
             else:
-                bu = np.nonzero((u.domain == d) | (np.arange(u.n_units) == d))[0]
+                doms = [d] if partner < 0 else [d, partner]
+                bu = np.nonzero(np.isin(u.domain, doms) | np.isin(np.arange(u.n_units), doms))[0]
                 if admin and u.admin[d] >= 0:
                     bu = np.concatenate([bu, [u.admin[d]]])
             inside = np.zeros(u.n_units, dtype=bool)
@@ -1728,7 +1775,7 @@ class _WitnessLP:
             none = np.zeros(0, dtype=np.int64)
             lab, _ = _components(ls, ~free, none, none)
             blk = _LocalBlock(ls, gq, free, lab, {})
-            self._local[(d, admin)] = blk
+            self._local[key] = blk
         c = int(blk.lab[int(np.searchsorted(blk.gq, q))])
         got = blk.models.get(c)
         if got is None:
@@ -1756,10 +1803,17 @@ class _WitnessLP:
             admins = [False, True] if u.level[home] != LEVEL_ADMINISTRATION else [True]
             tiers += [("local", d, a) for a in admins]
         if whole:
+            if d >= 0 and u.level[d] == LEVEL_DOMAIN:
+                # two policy domains with the administration: what one domain gains, another
+                # gives up under the administration's published cells (a fraction of the
+                # whole release's LP; docs/protection.md, "Two-domain tiers")
+                tiers += [("pair", d, p) for p in self._partners_of(q, dv)[:PAIR_PARTNERS]]
             tiers += [("breakdown",), ("global",)]
         for tier in tiers:
             if tier[0] == "local":
                 got: tuple[_WitnessModel, IntArray] | None = self._local_model(d, q, tier[2])
+            elif tier[0] == "pair":
+                got = self._local_model(d, q, True, tier[2])
             elif tier[0] == "breakdown":
                 got = self._breakdown_model(q)
             else:
@@ -1781,10 +1835,25 @@ class _WitnessLP:
             if moved is not None:
                 if tier[0] == "breakdown":
                     self.breakdown_found += 1
+                elif tier[0] == "pair":
+                    self.pair_found += 1
                 out: IntArray = gq[moved]
                 return out
             self.failed.setdefault(key, []).append(held)
         return None
+
+    def _partners_of(self, q: int, dv: float) -> list[int]:
+        """The partner domains of :meth:`_solve`'s two-domain tiers (:func:`partner_domains`,
+        hidden cells within what the attacker knows of them)."""
+        if self._rel_maps is None:
+            self._rel_maps = partner_maps(self.s)
+
+        def room(qs: IntArray) -> FloatArray:
+            r = self.truth[qs] - self.lb[qs] if dv > 0 else self.ub[qs] - self.truth[qs]
+            out: FloatArray = np.where(self.hidden[qs], r, 0.0)
+            return out
+
+        return partner_domains(self.s, self.units, self._rel_maps, q, room)
 
     def _breakdown_model(self, q: int) -> tuple[_WitnessModel, IntArray] | None:
         """The witness LP over the whole release restricted to the hidden quantities of
@@ -2211,6 +2280,7 @@ def _audit_blocks(
         "witnessed": n_wit,
         "witness_lps": 0 if wit is None else wit.solves,
         "witness_breakdown": 0 if wit is None else wit.breakdown_found,
+        "witness_pair": 0 if wit is None else wit.pair_found,
         "points_taken": 0 if wit is None else wit.offered_ok,
         "hypercubes_proposed": hyper["proposed"],
         "hypercubes_checked": hyper["checked"],

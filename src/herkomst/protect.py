@@ -59,10 +59,13 @@ from ._cells import (
 from ._highs import DeviationLP, colwise_model
 from .audit import (
     BLOCKS_FROM,
+    PAIR_PARTNERS,
     WITHHELD_STATUS,
     AuditResult,
     attacker_view,
     audit,
+    partner_domains,
+    partner_maps,
 )
 from .authorization import Audience, AudienceKind, Authorization, PublicRules
 from .errors import AuthorizationError, CheckFailed, InputError, InternalError
@@ -594,12 +597,16 @@ class _Repair:
         bd = breakdown_of(st.view, s)
         self.in_total: BoolArray = bd == -1
         self.breakdown_of: IntArray = np.where(bd >= 0, bd, -1)
-        self.subs: dict[tuple[int, int], _SubLP] = {}
+        self.subs: dict[tuple[int, ...], _SubLP] = {}
         # per quantity the unit of its policy domain (-1: the administration's)
         units = build_units(st.view, s)
+        self.units = units
         self.domain_of: IntArray = units.domain[units.q_unit]
+        self.maps: tuple[IntArray, IntArray] | None = None
         self.sub_solves = 0
         self.sub_seconds = 0.0
+        # points found by the sub-LPs over two policy domains
+        self.pair_found = 0
 
     def local_solve(self, target: int, goal: float, fixed: BoolArray) -> IntArray | None:
         """:meth:`solve` over the sub-LPs of :meth:`free_point` first, where published
@@ -624,16 +631,24 @@ class _Repair:
 
     def _try_subs(self, target: int, goal: float, fixed: BoolArray, hide: bool) -> bool:
         bd = int(self.breakdown_of[target])
-        keys: list[tuple[int, int]] = [(bd, -1)] if bd >= 0 else []
+        keys: list[tuple[int, ...]] = [(bd, -1)] if bd >= 0 else []
         dom = int(self.domain_of[target])
         if dom >= 0 and (bd >= 0 or self.in_total[target]):
             keys.append((bd, dom))
+        if dom >= 0:
+            # every breakdown of two policy domains: what the target's domain gains, another
+            # gives up under the administration's published cells (docs/protection.md,
+            # "Two-domain tiers")
+            keys += self._partners(target, goal, fixed, hide)
         for key in keys:
             sub = self.subs.get(key)
             if sub is None:
-                inside = self.bd_mask(key[0]) if key[0] >= 0 else self.in_total.copy()
-                if key[1] >= 0:
-                    inside |= self.domain_of == key[1]
+                if len(key) == 2:
+                    inside = self.bd_mask(key[0]) if key[0] >= 0 else self.in_total.copy()
+                    if key[1] >= 0:
+                        inside |= self.domain_of == key[1]
+                else:
+                    inside = np.isin(self.domain_of, key[1:])
                 sub = _SubLP(self.st, inside)
                 self.subs[key] = sub
             t0 = time.perf_counter()
@@ -642,8 +657,35 @@ class _Repair:
             self.sub_seconds += time.perf_counter() - t0
             if got is not None:
                 self.moved, self.delta = got
+                self.pair_found += int(key[0] == -3)
                 return True
         return False
+
+    def _partners(
+        self, target: int, goal: float, fixed: BoolArray, hide: bool
+    ) -> list[tuple[int, int, int]]:
+        """The sub-LPs over two policy domains (every breakdown) for ``target``: the
+        target's domain with each of the first :data:`PAIR_PARTNERS` partner domains of
+        :func:`herkomst.audit.partner_domains` (their cell of the target's key hidden, or
+        with ``hide`` a candidate to hide, with room to move the other way)."""
+        st = self.st
+        if self.maps is None:
+            self.maps = partner_maps(st.s)
+        dv = goal - float(st.v[target])
+
+        def room(qs: IntArray) -> FloatArray:
+            hidden = (st.cls[qs] > 0) & ~fixed[qs]
+            r = st.v[qs] - st.lb[qs] if dv > 0 else st.ub[qs] - st.v[qs]
+            if hide:
+                cand = (st.cls[qs] == 0) & ~st.forbidden[qs] & ~fixed[qs]
+                r = np.where(cand, st.v[qs] - st.rules.hidden_lower if dv > 0 else np.inf, r)
+                hidden |= cand
+            out: FloatArray = np.where(hidden, r, 0.0)
+            return out
+
+        dom = int(self.domain_of[target])
+        found = partner_domains(st.s, self.units, self.maps, target, room)
+        return [(-3, dom, p) for p in found[:PAIR_PARTNERS]]
 
     def bd_mask(self, bd: int) -> BoolArray:
         """The quantities of breakdown ``bd`` and of the ``total`` breakdown."""
@@ -1012,6 +1054,7 @@ def _protect_public(
                     "lp_solves": repair.solves,
                     "sub_lp_solves": repair.sub_solves,
                     "sub_lp_seconds": round(repair.sub_seconds, 3),
+                    "sub_lp_pair_points": repair.pair_found,
                     "points_reused": repair.reused,
                     "seconds": round(time.perf_counter() - t_r, 3),
                 }

@@ -398,14 +398,29 @@ def _weakened_block_audits(
     return out
 
 
-def test_breakdown_witnesses_never_pass_what_the_global_audit_fails() -> None:
+def test_two_domain_witnesses_never_pass_what_the_global_audit_fails() -> None:
+    """The block audit's witnesses over two policy domains with the administration (every
+    other cell held at the truth), tried after the target's own domain, are used on
+    under-protected releases (some complementary suppressions undone) and settle no
+    cell-attacker pair the global exact audit fails."""
+    infos = _weakened_block_audits(1, (0.02, 0.05), 7)
+    # the two-domain tier certified cells the domain tiers could not
+    assert sum(i["witness_pair"] for i in infos) > 0
+
+
+def test_breakdown_witnesses_never_pass_what_the_global_audit_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The block audit's witnesses over one breakdown and the `total` breakdown of the whole
     release (every other cell held at the truth), tried before the whole release's LP, are
     used on under-protected releases (some complementary suppressions undone) and settle no
-    cell-attacker pair the global exact audit fails."""
+    cell-attacker pair the global exact audit fails. The two-domain tier, tried before them,
+    finds these cells' witnesses first: it is switched off here."""
+    monkeypatch.setattr("herkomst.audit.PAIR_PARTNERS", 0)
     infos = _weakened_block_audits(1, (0.02, 0.05), 7)
     # the breakdown tier certified cells the domain tiers could not
     assert sum(i["witness_breakdown"] for i in infos) > 0
+    assert sum(i["witness_pair"] for i in infos) == 0
 
 
 def test_hypercube_witnesses_never_pass_what_the_global_audit_fails() -> None:
@@ -435,9 +450,10 @@ def test_transfer_witnesses_never_pass_what_the_global_audit_fails() -> None:
 
 def test_repair_domain_tier_points_are_points_of_the_whole_release() -> None:
     """The repair's free points over the target's breakdown and its policy domain's
-    breakdowns (every other quantity at the truth) are points of the whole release: checked
-    against every relation and bound by the audit's check, and the whole-release LP hides
-    nothing for the same goal. On withheld entities' cells some are found only there."""
+    breakdowns, or over every breakdown of two policy domains (every other quantity at the
+    truth), are points of the whole release: checked against every relation and bound by the
+    audit's check, and the whole-release LP hides nothing for the same goal. On withheld
+    entities' cells some are found only there, some only over two domains."""
     from herkomst._hypercubes import Points, check
     from herkomst.protect import _W, KEY_COLUMNS, _build_state, _protect_blocks, _Repair
     from herkomst.protect import _withheld as withheld_of
@@ -471,6 +487,7 @@ def test_repair_domain_tier_points_are_points_of_the_whole_release() -> None:
         assert pick is not None
         assert pick.size == 0
     assert found > by_domain > 0  # both tiers found points
+    assert by_domain > repair.pair_found > 0  # and the two-domain tier some of them
 
 
 def test_repair_local_points_hide_no_less_than_the_whole_release_lp() -> None:
