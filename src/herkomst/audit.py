@@ -1693,6 +1693,9 @@ class _WitnessLP:
         self.offered_ok = 0
         # whether an official's witnesses may use the tiers over the whole release
         self.insider_whole = False
+        # whether an official's pair may be certified by a new LP (else only by the
+        # witnesses found so far)
+        self.insider_lps = True
         self._take_offered(s)
 
     def _take_offered(self, s: Structure) -> None:
@@ -1904,6 +1907,8 @@ class _WitnessLP:
             if found is None:
                 whole = insider_unit < 0 or self.insider_whole
                 if (q, goal, whole) not in self.public:
+                    if insider_unit >= 0 and not self.insider_lps:
+                        return False
                     self.public[(q, goal, whole)] = self._solve(
                         q, goal, np.zeros(0, dtype=np.int64), whole
                     )  # fmt: skip
@@ -1914,6 +1919,8 @@ class _WitnessLP:
                 self._keep(q, goal, found[0])
             if insider_unit < 0 or any(insider_unit not in t for t in found):
                 continue  # a witness that leaves the insider's cells alone serves him too
+            if not self.insider_lps:
+                return False
             # A second witness with every entity the first one moves held at the truth
             # (but the target's own) covers every insider the first one does not: an
             # insider knows no more than that.
@@ -2115,9 +2122,12 @@ def _audit_blocks(
     # certify for the public and every official needs no block
     wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
     if wit is not None:
-        # an official's witnesses over the whole release too, unless screening (what the
-        # local tiers leave then goes to the suppression's repair, which finds such points)
+        # an official's witnesses over the whole release too, unless screening: then no LP
+        # at all for an official's pair that the witnesses found so far (hypercubes,
+        # transfers, the public's LPs, the repair's points) do not cover; it goes to the
+        # suppression's repair, whose points serve every official they leave alone
         wit.insider_whole = not screen
+        wit.insider_lps = not screen
     pre = np.zeros(tq.shape[0], dtype=bool)
     pre_lo = pre_hi = np.zeros(tq.shape[0])
     hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}
