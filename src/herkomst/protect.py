@@ -977,7 +977,7 @@ def _protect_public(
     if method == "heuristic":
         added = _local_fixpoint(st)
     elif method in ("repair", "blocks") and big:
-        block_rounds = _protect_blocks(st, max_rounds)
+        block_rounds = _protect_blocks(st, min(max_rounds, BLOCK_ROUNDS))
         added = sum(int(r["added"]) for r in block_rounds)
     elif method == "repair":
         added = 0
@@ -1456,6 +1456,11 @@ def _batch_attack(
 
 # The block phase stops after a round that hides fewer cells than this.
 BLOCK_ROUNDS_MIN_ADDED = 50
+# Block rounds before the screening audits and the global repair take over. The first round
+# hides most cells (7,904 of 8,190 on the 42 tables); later rounds hid 159 more, block by
+# block, where the global repair needs fewer: one round hides 8,076 in all, in about the
+# same time (docs/benchmarks.md, 4 December 2026, second session).
+BLOCK_ROUNDS = 1
 
 
 def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
