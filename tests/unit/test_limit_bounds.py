@@ -161,3 +161,48 @@ def test_block_pass_one_agrees_with_block_pass() -> None:
         one = [A._block_pass_one(int(r[0]), *map(float, r[1:]), rules) for r in grid]
         assert vec.tolist() == one
         assert 0 < sum(one) < len(one)  # both outcomes occur
+
+
+def test_partner_domains_hold_the_same_key_with_room() -> None:
+    """The two-domain tiers' partners of an entity cell are the other policy domains whose
+    cell of the same key can give way, most room first (at most 3 counts), then by unit:
+    for E1's `outside` cell going up, D2 (9 people outside) and D5 (12) tie at 3 and come in
+    unit order before D4 (2); D3 (nobody outside) cannot go down. The room function is asked
+    about exactly the other domains' `outside` cells; an administration cell has none."""
+    people = (
+        _people(2, "E1", "D1", "outside") + _people(60, "E1", "D1", "inside")
+        + _people(9, "E2", "D2", "outside") + _people(60, "E2", "D2", "inside")
+        + _people(70, "E3", "D3", "inside")
+        + _people(2, "E4", "D4", "outside") + _people(60, "E4", "D4", "inside")
+        + _people(12, "E5", "D5", "outside") + _people(60, "E5", "D5", "inside")
+    )  # fmt: skip
+    cells = make_cells(people, definitions=("eu15",), breakdowns=("total",))
+    view = _naive(cells)
+    s = build_structure(view)
+    units = A.build_units(view, s)
+    truth = A._truth_by_quantity(cells, s)
+    ent = A._str_col(view, "entity")
+    org = A._str_col(view, "origin")
+    scope = A._str_col(view, "scope")
+    dom = A._str_col(view, "policy_domain")
+    row = next(i for i in range(view.num_rows) if ent[i] == "E1" and org[i] == "outside")
+    asked: list[int] = []
+
+    def room(qs: np.ndarray) -> np.ndarray:  # the partner goes down by what the target gains
+        asked.extend(qs.tolist())
+        out: np.ndarray = truth[qs]
+        return out
+
+    maps = A.partner_maps(s)
+    got = A.partner_domains(s, units, maps, int(s.qid[row]), room)
+    assert [units.name[u] for u in got] == ["D2", "D5", "D4"]
+    expect = {
+        int(s.qid[i]) for i in range(view.num_rows)
+        if scope[i] == "policy_domain" and org[i] == "outside" and dom[i] != "D1"
+    }  # fmt: skip
+    assert set(asked) == expect
+    assert len(expect) == 4
+    adm = next(
+        i for i in range(view.num_rows) if scope[i] == "administration" and org[i] == "outside"
+    )  # fmt: skip
+    assert A.partner_domains(s, units, maps, int(s.qid[adm]), room) == []
