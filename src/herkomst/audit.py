@@ -30,6 +30,7 @@ cannot be undone by suppression: those are counted apart, not failures.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -1617,15 +1618,15 @@ class _WitnessModel:
     def solves(self) -> int:
         return self.lp.solves
 
-    def solve(self, q: int, dv: float, fixed: IntArray) -> IntArray | None:
-        """The quantities a witness moving ``q`` by ``dv`` moves (None: no witness)."""
+    def solve(self, q: int, dv: float, fixed: IntArray) -> tuple[IntArray, FloatArray] | None:
+        """The quantities a witness moving ``q`` by ``dv`` moves, and their deviations
+        (None: no witness)."""
         up, dn = self.up, self.dn
         if fixed.size:
             up, dn = up.copy(), dn.copy()
             up[fixed] = 0.0
             dn[fixed] = 0.0
-        got = self.lp.solve(up, dn, self.w, q, dv)
-        return None if got is None else got[0]
+        return self.lp.solve(up, dn, self.w, q, dv)
 
 
 @dataclass
@@ -1685,7 +1686,7 @@ class _WitnessLP:
         self._by_breakdown: dict[int, tuple[_WitnessModel, IntArray]] = {}
         self.breakdown_found = 0
         self.pair_found = 0
-        self.public: dict[tuple[int, float, bool], IntArray | None] = {}
+        self.public: dict[tuple[int, float, bool], tuple[IntArray, FloatArray] | None] = {}
         self.second_tried: set[tuple[int, float]] = set()
         # per (target, goal, tier) the quantities held fixed in each LP that found no witness
         self.failed: dict[tuple[Any, ...], list[IntArray]] = {}
@@ -1734,7 +1735,7 @@ class _WitnessLP:
         )  # fmt: skip
         ok = _hypercubes.check(s, self.hidden, self.truth, self.lb, self.ub, batch)
         for j in np.nonzero(ok)[0].tolist():
-            self._keep(qs[j], gs[j], self._touched(idxs[j]))
+            self._keep_point(idxs[j], devs[j])
             self.offered_ok += 1
 
     @property
@@ -1793,10 +1794,13 @@ class _WitnessLP:
             blk.models[c] = got
         return got
 
-    def _solve(self, q: int, goal: float, fixed: IntArray, whole: bool = True) -> IntArray | None:
-        """The quantities a witness with ``q = goal`` moves (None: no witness); over the
-        whole release too only when ``whole`` (it is slow: the insiders' witnesses do
-        without, what they leave goes to the global audit)."""
+    def _solve(
+        self, q: int, goal: float, fixed: IntArray, whole: bool = True
+    ) -> tuple[IntArray, FloatArray] | None:
+        """The quantities a witness with ``q = goal`` moves and their deviations (None: no
+        witness), kept as a witness for every hidden quantity it moves
+        (:meth:`_keep_point`); over the whole release too only when ``whole`` (it is slow:
+        the insiders' witnesses do without, what they leave goes to the global audit)."""
         dv = goal - float(self.truth[q])
         u = self.units
         home = int(u.q_unit[q])
@@ -1834,14 +1838,15 @@ class _WitnessLP:
             key = (q, goal, tier)
             if any(np.isin(f, held).all() for f in self.failed.get(key, ())):
                 continue
-            moved = model.solve(int(np.searchsorted(gq, q)), dv, held)
-            if moved is not None:
+            point = model.solve(int(np.searchsorted(gq, q)), dv, held)
+            if point is not None:
                 if tier[0] == "breakdown":
                     self.breakdown_found += 1
                 elif tier[0] == "pair":
                     self.pair_found += 1
-                out: IntArray = gq[moved]
-                return out
+                out: IntArray = gq[point[0]]
+                self._keep_point(out, point[1])
+                return out, point[1]
             self.failed.setdefault(key, []).append(held)
         return None
 
@@ -1912,11 +1917,10 @@ class _WitnessLP:
                     self.public[(q, goal, whole)] = self._solve(
                         q, goal, np.zeros(0, dtype=np.int64), whole
                     )  # fmt: skip
-                moved = self.public[(q, goal, whole)]
-                if moved is None:
+                first = self.public[(q, goal, whole)]
+                if first is None:
                     return False
-                found = [self._touched(moved)]
-                self._keep(q, goal, found[0])
+                found = [self._touched(first[0])]
             if insider_unit < 0 or any(insider_unit not in t for t in found):
                 continue  # a witness that leaves the insider's cells alone serves him too
             if not self.insider_lps:
@@ -1930,19 +1934,16 @@ class _WitnessLP:
                 ents = [
                     u for u in found[0] if u != home and self.units.level[u] == LEVEL_ENTITY
                 ]  # fmt: skip
-                moved2 = self._solve(
+                second = self._solve(
                     q, goal, self._cells_of(ents, q), whole=self.insider_whole
                 )  # fmt: skip
-                if moved2 is not None:
-                    self._keep(q, goal, self._touched(moved2))
-                    if insider_unit not in self._touched(moved2):
-                        continue
-            moved3 = self._solve(
+                if second is not None and insider_unit not in self._touched(second[0]):
+                    continue
+            third = self._solve(
                 q, goal, self._cells_of([insider_unit], q), whole=self.insider_whole
             )  # fmt: skip
-            if moved3 is None:
+            if third is None:
                 return False
-            self._keep(q, goal, self._touched(moved3))
         return True
 
     def goals(
@@ -1994,12 +1995,24 @@ class _WitnessLP:
         scene = _hypercubes.Scene.of(
             view, self.s, self.units, self.hidden, self.truth, self.lb, self.ub
         )  # fmt: skip
+        # what each family proposed on this very scene (the same hidden cells and bounds:
+        # the final audit after a screening that hid nothing more) proposes nothing new
+        h = hashlib.blake2b(digest_size=16)
+        for arr in (self.hidden, self.lb, self.ub):
+            h.update(np.ascontiguousarray(arr).tobytes())
         for family in (_hypercubes.propose, _hypercubes.transfers):
             todo = want & ~self._covered(tq, goal_lo, goal_hi)
             if family is _hypercubes.transfers:
                 todo &= wh
+            done: set[tuple[int, float, float]] = self.memo.setdefault(
+                ("proposed", family.__name__, self.n, h.hexdigest()), set()
+            )  # fmt: skip
+            keys = list(zip(tq.tolist(), np.nan_to_num(goal_lo, nan=-1.0).tolist(),
+                            np.nan_to_num(goal_hi, nan=-1.0).tolist(), strict=True))  # fmt: skip
+            todo &= np.array([k not in done for k in keys], dtype=bool)
             if not todo.any():
                 continue
+            done.update(k for k, t in zip(keys, todo.tolist(), strict=True) if t)
             pts = family(scene, tq[todo], goal_lo[todo], goal_hi[todo])
             ok = _hypercubes.check(self.s, self.hidden, self.truth, self.lb, self.ub, pts)
             info["proposed"] += pts.n
@@ -2007,8 +2020,8 @@ class _WitnessLP:
             if family is _hypercubes.transfers:
                 info["transfers"] = int(ok.sum())
             for j in np.nonzero(ok)[0].tolist():
-                idx = pts.idx[pts.ptr[j] : pts.ptr[j + 1]]
-                self._keep(int(pts.q[j]), float(pts.goal[j]), self._touched(idx))
+                a, b = int(pts.ptr[j]), int(pts.ptr[j + 1])
+                self._keep_point(pts.idx[a:b], pts.dev[a:b])
         pre = want & self._covered(tq, goal_lo, goal_hi)
         lo = np.fmin(v, np.fmin(goal_lo, goal_hi))
         hi = np.fmax(v, np.fmax(goal_lo, goal_hi))
@@ -2042,6 +2055,15 @@ class _WitnessLP:
     def _keep(self, q: int, goal: float, units: frozenset[int]) -> None:
         self.memo.setdefault(("witnesses", self.n, q, goal), []).append(units)
         self.memo.setdefault(("witness_goals", self.n, q), set()).add(goal)
+
+    def _keep_point(self, idx: IntArray, dev: FloatArray) -> None:
+        """A checked point (quantities ``idx`` moved by ``dev``) as a witness for every hidden
+        quantity it moves, at the value it gives it: a feasible table of the attacker is a
+        witness for each of its cells, not only for the one it was looked for."""
+        units = self._touched(idx)
+        mv = (np.abs(dev) > EPS) & self.hidden[idx]
+        for q, d in zip(idx[mv].tolist(), dev[mv].tolist(), strict=True):
+            self._keep(q, round(float(self.truth[q]) + d, 6), units)
 
     def _witnesses(self, q: int, goal: float) -> list[frozenset[int]] | None:
         """The units moved by every witness reaching ``goal`` or beyond it (from the truth):

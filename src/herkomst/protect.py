@@ -589,6 +589,9 @@ class _Repair:
         # every point found, per (target, goal): kept across rounds (hiding more keeps a
         # point a point), reused for other attackers and offered to the audit as witnesses
         self.points: dict[tuple[int, float], list[tuple[IntArray, FloatArray]]] = {}
+        # per quantity every point that moves it: (its deviation there, the point's moved
+        # quantities), for :meth:`served`
+        self.by_quantity: dict[int, list[tuple[float, IntArray]]] = {}
         # (attacker, target, goal) no hiding can reach: stays so (the LP already lets every
         # candidate move)
         self.unreachable: set[tuple[str, int, float]] = set()
@@ -607,6 +610,26 @@ class _Repair:
         self.sub_seconds = 0.0
         # points found by the sub-LPs over two policy domains
         self.pair_found = 0
+
+    def add_point(self, target: int, goal: float) -> None:
+        """Keeps the last point found (``moved``/``delta``) for ``target = goal`` (offered to
+        the audit as a witness) and for every quantity it moves (:meth:`served`)."""
+        self.points.setdefault((target, goal), []).append((self.moved, self.delta))
+        for m, d in zip(self.moved.tolist(), self.delta.tolist(), strict=True):
+            self.by_quantity.setdefault(m, []).append((d, self.moved))
+
+    def served(self, target: int, goal: float, fixed: BoolArray) -> bool:
+        """Whether a point found so far moves ``target`` to ``goal`` or beyond it (from the
+        truth) and none of the quantities ``fixed``: the attacker's feasible set is convex
+        and holds the truth, so the point between the truth and that one that puts
+        ``target`` at ``goal`` is one too, and it moves nothing else. Whatever goal the
+        point was looked for: a table the attacker cannot exclude is a witness for each of
+        its cells (the audit keeps it so too)."""
+        dv = goal - float(self.st.v[target])
+        for d, moved in self.by_quantity.get(target, ()):
+            if d * dv > 0 and abs(d) >= abs(dv) - 1e-6 and not fixed[moved].any():
+                return True
+        return False
 
     def local_solve(self, target: int, goal: float, fixed: BoolArray) -> IntArray | None:
         """:meth:`solve` over the sub-LPs of :meth:`free_point` first, where published
@@ -887,22 +910,22 @@ def _repair_from_audit(
     ``local`` (the blocks): the LP over the target's breakdown, then over its policy domain's
     breakdowns, before the whole release's (:meth:`_Repair.local_solve`).
 
-    A point found for one attacker's goal is reused for another attacker with the same goal
-    when it moves none of the latter's own cells: once its candidates are hidden, every
-    quantity it moves is hidden and within its label, so that official cannot exclude it
-    either (the LP is skipped; the cells hidden are those the per-goal LPs would hide when
-    they find the same point)."""
+    A point found for one attacker's goal is reused for another attacker's goal it reaches
+    (the same cell or any other it moves, at the value it gives it or a nearer one:
+    :meth:`_Repair.served`) when it moves none of the latter's own cells: once its
+    candidates are hidden, every quantity it moves is hidden and within its label, so that
+    official cannot exclude it either (the LP is skipped; the cells hidden are those the
+    per-goal LPs would hide when they find the same point)."""
     cache: dict[str, BoolArray] = {}
     added = 0
     goals = _failure_goals(st, result)
-    points = repair.points
     for att, q, goal in goals:
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
         if (att, q, goal) in repair.unreachable:
             continue
         known = _insider_known(st, att, cache)
-        if any(not known[m].any() for m, _ in points.get((q, goal), ())):
+        if repair.served(q, goal, known):
             repair.reused += 1
             continue
         if repair.free_point(q, goal, known):
@@ -912,7 +935,7 @@ def _repair_from_audit(
         else:
             pick = repair.solve(q, goal, known)
         if pick is not None:
-            points.setdefault((q, goal), []).append((repair.moved, repair.delta))
+            repair.add_point(q, goal)
         else:
             repair.unreachable.add((att, q, goal))
         if pick is None and not hide_all:

@@ -377,6 +377,81 @@ def test_audit_checks_the_points_it_is_offered() -> None:
     }  # fmt: skip
 
 
+def test_a_point_is_a_witness_for_every_cell_it_moves() -> None:
+    """A repair point found for one goal serves every hidden cell it moves, at the value it
+    gives it or any nearer one: the point between the truth and it (scaled) passes the
+    audit's own check (every relation, every bound) for each such cell and value. The repair
+    (:meth:`_Repair.served`) and the audit (offered points, kept for every cell they move)
+    both reuse it so; neither reuses it for a value beyond its reach or for an official
+    whose cells it moves."""
+    from herkomst._cells import build_structure, build_units
+    from herkomst._hypercubes import Points, check
+    from herkomst.audit import _knowledge, _truth_by_quantity, _WitnessLP, attacker_view
+    from herkomst.protect import (
+        _P,
+        KEY_COLUMNS,
+        _build_state,
+        _protect_blocks,
+        _published_table,
+        _Repair,
+        _withheld,
+    )
+
+    cells = _nine_entities(0).sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    rules = AUTH.public
+    withheld = _withheld(cells, rules)
+    state = _build_state(cells, rules, withheld, None)
+    _protect_blocks(state, 40)
+    repair = _Repair(state)
+    none = np.zeros(state.s.n_q, dtype=bool)
+    hidden = state.cls > 0
+    view = attacker_view(_published_table(state), withheld)
+    s = build_structure(view)
+    assert s.fingerprint() == state.s.fingerprint()
+    base = _knowledge(view, s, rules)
+    truth = np.where(base.known, base.value, np.nan_to_num(_truth_by_quantity(cells, s)))
+    others = 0
+    for q in np.nonzero(state.cls == _P)[0].tolist()[:40]:
+        goal = 4.0 if state.v[q] < 4 else 1.0
+        if not repair.free_point(q, goal, none):
+            continue
+        idx, dev = repair.moved.copy(), repair.delta.copy()
+        single = _Repair(state)  # this point alone
+        single.moved, single.delta = idx, dev
+        single.add_point(q, goal)
+        wit = _WitnessLP(
+            s,
+            base,
+            truth,
+            build_units(view, s),
+            {("points", s.fingerprint()): {(q, goal): [(idx, dev)]}},
+        )
+        assert wit.offered_ok == 1
+        for j in np.nonzero(np.abs(dev) > 1e-6)[0].tolist():
+            q2, d2 = int(idx[j]), float(dev[j])
+            if q2 == q or not hidden[q2]:
+                continue
+            v2 = float(state.v[q2])
+            whole = np.floor(abs(d2) + 1e-6)
+            if whole < 1:
+                continue
+            others += 1
+            goal2 = v2 + np.sign(d2) * whole
+            # the scaled point, checked on its own
+            lam = (goal2 - v2) / d2
+            pts = Points(np.array([q2]), np.array([goal2]), np.array([0, idx.size]), idx, lam * dev)
+            assert check(state.s, hidden, state.v, state.lb, state.ub, pts).all()
+            assert single.served(q2, goal2, none)
+            assert wit._witnesses(q2, goal2) is not None
+            # not beyond the point, not for an official whose cells it moves
+            assert not single.served(q2, v2 + d2 + np.sign(d2), none)
+            assert wit._witnesses(q2, v2 + d2 + np.sign(d2)) is None
+            moved_cells = np.zeros(state.s.n_q, dtype=bool)
+            moved_cells[idx[0]] = True
+            assert not single.served(q2, goal2, moved_cells)
+    assert others > 0
+
+
 def _weakened_block_audits(
     seed: int, undos: tuple[float, ...], rng: int, cells: pa.Table | None = None
 ) -> list[dict[str, Any]]:
