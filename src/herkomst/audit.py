@@ -1694,9 +1694,9 @@ class _WitnessLP:
         self.offered_ok = 0
         # whether an official's witnesses may use the tiers over the whole release
         self.insider_whole = False
-        # whether an official's pair may be certified by a new LP (else only by the
-        # witnesses found so far)
-        self.insider_lps = True
+        # whether a target (the public's or an official's pair) may be certified by a new
+        # LP (else only by the witnesses found so far)
+        self.new_lps = True
         self._take_offered(s)
 
     def _take_offered(self, s: Structure) -> None:
@@ -1912,7 +1912,7 @@ class _WitnessLP:
             if found is None:
                 whole = insider_unit < 0 or self.insider_whole
                 if (q, goal, whole) not in self.public:
-                    if insider_unit >= 0 and not self.insider_lps:
+                    if not self.new_lps:
                         return False
                     self.public[(q, goal, whole)] = self._solve(
                         q, goal, np.zeros(0, dtype=np.int64), whole
@@ -1923,7 +1923,7 @@ class _WitnessLP:
                 found = [self._touched(first[0])]
             if insider_unit < 0 or any(insider_unit not in t for t in found):
                 continue  # a witness that leaves the insider's cells alone serves him too
-            if not self.insider_lps:
+            if not self.new_lps:
                 return False
             # A second witness with every entity the first one moves held at the truth
             # (but the target's own) covers every insider the first one does not: an
@@ -2145,11 +2145,11 @@ def _audit_blocks(
     wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
     if wit is not None:
         # an official's witnesses over the whole release too, unless screening: then no LP
-        # at all for an official's pair that the witnesses found so far (hypercubes,
-        # transfers, the public's LPs, the repair's points) do not cover; it goes to the
-        # suppression's repair, whose points serve every official they leave alone
+        # at all, for the public or an official, for a target that the witnesses found so
+        # far (hypercubes, transfers, the repair's points) do not cover; it goes to the
+        # suppression's repair, whose points serve every attacker they leave alone
         wit.insider_whole = not screen
-        wit.insider_lps = not screen
+        wit.new_lps = not screen
     pre = np.zeros(tq.shape[0], dtype=bool)
     pre_lo = pre_hi = np.zeros(tq.shape[0])
     hyper: dict[str, int] = {"proposed": 0, "checked": 0, "certified": 0, "transfers": 0}

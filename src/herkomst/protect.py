@@ -846,8 +846,16 @@ class _SubLP:
         return gq[moved].astype(np.int64), dev
 
 
-def _failure_goals(st: _State, result: AuditResult) -> list[tuple[str, int, float]]:
-    """(attacker, quantity, goal) for every failed cell and direction, in a fixed order."""
+def _failure_goals(
+    st: _State, result: AuditResult, far: set[tuple[str, int, float]] | None = None
+) -> list[tuple[str, int, float]]:
+    """(attacker, quantity, goal) for every failed cell and direction, in a fixed order.
+
+    A withheld cell the failure shows at 5 or more (its interval an inner bound) gets the
+    goal of not being pinned; unless its labels say it is at least 5, the audit also asks
+    that it may be as small as the small-count range (:func:`herkomst.audit._block_pass`).
+    Those far goals go to ``far`` too (when given): the repair looks for a free point for
+    them, hiding nothing for them (the final audit settles them)."""
     fails = result.failures
     if fails.num_rows == 0:
         return []
@@ -872,6 +880,11 @@ def _failure_goals(st: _State, result: AuditResult) -> list[tuple[str, int, floa
         if r["target"] == "suppressed" or (r["target"] == "withheld" and not small):
             if lo >= hi:  # pinned: make a neighbouring value possible
                 goals.add((att, q, v + 1 if v + 1 <= st.ub[q] else v - 1))
+            if far is not None and r["target"] == "withheld" and want_lo < smax + 1:
+                for g in (want_hi, want_lo):
+                    if (g < lo or g > hi) and st.lb[q] - 1e-9 <= g <= st.ub[q] + 1e-9:
+                        goals.add((att, q, g))
+                        far.add((att, q, g))
             continue
         if hi < want_hi:
             goals.add((att, q, want_hi))
@@ -918,7 +931,8 @@ def _repair_from_audit(
     per-goal LPs would hide when they find the same point)."""
     cache: dict[str, BoolArray] = {}
     added = 0
-    goals = _failure_goals(st, result)
+    far: set[tuple[str, int, float]] = set()
+    goals = _failure_goals(st, result, far if local else None)
     for att, q, goal in goals:
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
@@ -927,6 +941,10 @@ def _repair_from_audit(
         known = _insider_known(st, att, cache)
         if repair.served(q, goal, known):
             repair.reused += 1
+            continue
+        if (att, q, goal) in far:
+            if repair.free_point(q, goal, known):
+                repair.add_point(q, goal)
             continue
         if repair.free_point(q, goal, known):
             pick: IntArray | None = np.zeros(0, dtype=np.int64)

@@ -452,6 +452,56 @@ def test_a_point_is_a_witness_for_every_cell_it_moves() -> None:
     assert others > 0
 
 
+def test_repair_goals_ask_a_withheld_cell_for_the_small_range() -> None:
+    """A withheld cell the screening shows pinned at 5 or more gets, besides the goal of a
+    neighbouring value, the two ends of the small-count range as *far* goals when its labels
+    do not say it is at least 5 (the audit's requirement, :func:`_block_pass_one`, asks that
+    it may be that small); labels that say so leave the neighbouring value alone, and
+    without ``far`` (the global repair) the goals are as before."""
+    from herkomst.audit import AuditResult, _block_pass_one
+    from herkomst.protect import _W, KEY_COLUMNS, _build_state, _failure_goals
+    from herkomst.protect import _withheld as withheld_of
+
+    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
+    persons = random_persons(
+        random.Random(5), 300, entities, weights=[10, 8, 8, 1, 1, 1, 1, 1, 1]
+    )  # fmt: skip
+    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
+    cells = cells.sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    state = _build_state(cells, AUTH.public, withheld_of(cells, AUTH.public), None)
+    rows = np.nonzero((state.cls[state.s.qid] == _W) & (state.v[state.s.qid] >= 6))[0]
+    assert rows.size > 0
+    r = int(rows[0])
+    q = int(state.s.qid[r])
+    v = float(state.v[q])
+
+    def goals(
+        floor: float, far: set[tuple[str, int, float]] | None
+    ) -> list[tuple[str, int, float]]:
+        row = state.view.select(KEY_COLUMNS).slice(r, 1)
+        for name, value in (
+            ("attacker", "public"), ("target", "withheld"), ("lower", v), ("upper", v),
+            ("label_cap", 4.0), ("label_floor", floor), ("passed", False),
+        ):  # fmt: skip
+            row = row.append_column(name, pa.array([value]))
+        return _failure_goals(state, AuditResult(row, {"passed": False}), far)
+
+    far: set[tuple[str, int, float]] = set()
+    assert goals(1.0, far) == [("public", q, 1.0), ("public", q, 4.0), ("public", q, v + 1)]
+    assert far == {("public", q, 1.0), ("public", q, 4.0)}
+    # the audit's own requirement: pinned fails; not pinned but short of the range fails;
+    # the range reached passes; labels saying 5 or more ask no range
+    rules = AUTH.public
+    assert not _block_pass_one(1, v, v, 1.0, 4.0, 4.0, 1.0, rules)
+    assert not _block_pass_one(1, v - 1, v + 1, 1.0, 4.0, 4.0, 1.0, rules)
+    assert _block_pass_one(1, 1.0, v + 1, 1.0, 4.0, 4.0, 1.0, rules)
+    assert _block_pass_one(1, v - 1, v + 1, 1.0, 4.0, 4.0, 5.0, rules)
+    far.clear()
+    assert goals(5.0, far) == [("public", q, v + 1)]
+    assert far == set()
+    assert goals(1.0, None) == [("public", q, v + 1)]
+
+
 def _weakened_block_audits(
     seed: int, undos: tuple[float, ...], rng: int, cells: pa.Table | None = None
 ) -> list[dict[str, Any]]:
