@@ -1662,6 +1662,7 @@ class _WitnessLP:
     def __init__(
         self, s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
         memo: dict[tuple[Any, ...], Any] | None = None, breakdown: IntArray | None = None,
+        targets: BoolArray | None = None,
     ) -> None:  # fmt: skip
         # witnesses found stay witnesses while the suppression only hides more (the cells
         # they move stay hidden, the published ones stay as they are): kept across calls
@@ -1697,6 +1698,8 @@ class _WitnessLP:
         # whether a target (the public's or an official's pair) may be certified by a new
         # LP (else only by the witnesses found so far)
         self.new_lps = True
+        # the quantities witnesses are kept for (None: every hidden one)
+        self.targets = targets
         self._take_offered(s)
 
     def _take_offered(self, s: Structure) -> None:
@@ -1748,10 +1751,11 @@ class _WitnessLP:
     def make(
         s: Structure, base: _Knowledge, truth: FloatArray, units: Units,
         memo: dict[tuple[Any, ...], Any] | None = None, breakdown: IntArray | None = None,
+        targets: BoolArray | None = None,
     ) -> _WitnessLP | None:  # fmt: skip
         if base.p_n.size and (~base.known[base.p_n] | ~base.known[base.p_t]).any():
             return None
-        return _WitnessLP(s, base, truth, units, memo, breakdown)
+        return _WitnessLP(s, base, truth, units, memo, breakdown, targets)
 
     def _local_model(
         self, d: int, q: int, admin: bool, partner: int = -1
@@ -2057,13 +2061,18 @@ class _WitnessLP:
         self.memo.setdefault(("witness_goals", self.n, q), set()).add(goal)
 
     def _keep_point(self, idx: IntArray, dev: FloatArray) -> None:
-        """A checked point (quantities ``idx`` moved by ``dev``) as a witness for every hidden
-        quantity it moves, at the value it gives it: a feasible table of the attacker is a
-        witness for each of its cells, not only for the one it was looked for."""
+        """A checked point (quantities ``idx`` moved by ``dev``) as a witness for every
+        target it moves (every hidden quantity unless :attr:`targets` says which), at the
+        value it gives it: a feasible table of the attacker is a witness for each of its
+        cells, not only for the one it was looked for."""
         units = self._touched(idx)
         mv = (np.abs(dev) > EPS) & self.hidden[idx]
-        for q, d in zip(idx[mv].tolist(), dev[mv].tolist(), strict=True):
-            self._keep(q, round(float(self.truth[q]) + d, 6), units)
+        if self.targets is not None:
+            mv &= self.targets[idx]
+        qs = idx[mv]
+        values = np.round(self.truth[qs] + dev[mv], 6)
+        for q, g in zip(qs.tolist(), values.tolist(), strict=True):
+            self._keep(q, g, units)
 
     def _witnesses(self, q: int, goal: float) -> list[frozenset[int]] | None:
         """The units moved by every witness reaching ``goal`` or beyond it (from the truth):
@@ -2142,7 +2151,9 @@ def _audit_blocks(
     }  # fmt: skip
     # hypercube witnesses first (docs/protection.md, "Hypercube witnesses"): a target they
     # certify for the public and every official needs no block
-    wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s))
+    targets = np.zeros(s.n_q, dtype=bool)
+    targets[tq] = True
+    wit = _WitnessLP.make(s, base, truth, units, round_cache, breakdown_of(view, s), targets)
     if wit is not None:
         # an official's witnesses over the whole release too, unless screening: then no LP
         # at all, for the public or an official, for a target that the witnesses found so
