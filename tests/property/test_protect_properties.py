@@ -317,6 +317,18 @@ def test_global_repair_reuses_points_and_passes_the_exact_audit() -> None:
     assert taken > 0  # the screening used the repair's points as witnesses
 
 
+def _nine_entities_blocked() -> tuple[pa.Table, list[dict[str, Any]], Any, Any, Any]:
+    """The nine entities' cells (seed 0), their withheld entities, the state after the block
+    phase, its repair and the mask of no quantity."""
+    from herkomst.protect import KEY_COLUMNS, _build_state, _protect_blocks, _Repair, _withheld
+
+    cells = _nine_entities(0).sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    withheld = _withheld(cells, AUTH.public)
+    state = _build_state(cells, AUTH.public, withheld, None)
+    _protect_blocks(state, 40)
+    return cells, withheld, state, _Repair(state), np.zeros(state.s.n_q, dtype=bool)
+
+
 def test_audit_checks_the_points_it_is_offered() -> None:
     """A point of the repair LP is a witness for the audit only once the audit has checked
     it: the point is taken once the cells it moves are hidden; the same point before (it
@@ -324,24 +336,10 @@ def test_audit_checks_the_points_it_is_offered() -> None:
     goal, or for a structure numbered differently is refused."""
     from herkomst._cells import build_structure, build_units
     from herkomst.audit import _knowledge, _truth_by_quantity, _WitnessLP, attacker_view
-    from herkomst.protect import (
-        _P,
-        KEY_COLUMNS,
-        _build_state,
-        _hide,
-        _protect_blocks,
-        _published_table,
-        _Repair,
-        _withheld,
-    )
+    from herkomst.protect import _P, _hide, _published_table
 
-    cells = _nine_entities(0).sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    cells, withheld, state, repair, none = _nine_entities_blocked()
     rules = AUTH.public
-    withheld = _withheld(cells, rules)
-    state = _build_state(cells, rules, withheld, None)
-    _protect_blocks(state, 40)
-    repair = _Repair(state)
-    none = np.zeros(state.s.n_q, dtype=bool)
 
     def offered(points: dict[tuple[int, float], list[tuple[object, object]]], fp: str) -> int:
         view = attacker_view(_published_table(state), withheld)
@@ -387,23 +385,10 @@ def test_a_point_is_a_witness_for_every_cell_it_moves() -> None:
     from herkomst._cells import build_structure, build_units
     from herkomst._hypercubes import Points, check
     from herkomst.audit import _knowledge, _truth_by_quantity, _WitnessLP, attacker_view
-    from herkomst.protect import (
-        _P,
-        KEY_COLUMNS,
-        _build_state,
-        _protect_blocks,
-        _published_table,
-        _Repair,
-        _withheld,
-    )
+    from herkomst.protect import _P, _published_table, _Repair
 
-    cells = _nine_entities(0).sort_by([(c, "ascending") for c in KEY_COLUMNS])
+    cells, withheld, state, repair, none = _nine_entities_blocked()
     rules = AUTH.public
-    withheld = _withheld(cells, rules)
-    state = _build_state(cells, rules, withheld, None)
-    _protect_blocks(state, 40)
-    repair = _Repair(state)
-    none = np.zeros(state.s.n_q, dtype=bool)
     hidden = state.cls > 0
     view = attacker_view(_published_table(state), withheld)
     s = build_structure(view)
@@ -452,15 +437,10 @@ def test_a_point_is_a_witness_for_every_cell_it_moves() -> None:
     assert others > 0
 
 
-def test_repair_goals_ask_a_withheld_cell_for_the_small_range() -> None:
-    """A withheld cell the screening shows pinned at 5 or more gets, besides the goal of a
-    neighbouring value, the two ends of the small-count range as *far* goals when its labels
-    do not say it is at least 5 (the audit's requirement, :func:`_block_pass_one`, asks that
-    it may be that small); labels that say so leave the neighbouring value alone, and
-    without ``far`` (the global repair) the goals are as before."""
-    from herkomst.audit import AuditResult, _block_pass_one
-    from herkomst.protect import _W, KEY_COLUMNS, _build_state, _failure_goals
-    from herkomst.protect import _withheld as withheld_of
+def _withheld_entities_state() -> Any:
+    """The suppression's state of 300 persons in nine entities of three policy domains, the
+    six small ones under the public's minimum size (`total`, `sex`, `level`)."""
+    from herkomst.protect import KEY_COLUMNS, _build_state, _withheld
 
     entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
     persons = random_persons(
@@ -468,7 +448,19 @@ def test_repair_goals_ask_a_withheld_cell_for_the_small_range() -> None:
     )  # fmt: skip
     cells = make_cells(persons, breakdowns=("total", "sex", "level"))
     cells = cells.sort_by([(c, "ascending") for c in KEY_COLUMNS])
-    state = _build_state(cells, AUTH.public, withheld_of(cells, AUTH.public), None)
+    return _build_state(cells, AUTH.public, _withheld(cells, AUTH.public), None)
+
+
+def test_repair_goals_ask_a_withheld_cell_for_the_small_range() -> None:
+    """A withheld cell the screening shows pinned at 5 or more gets, besides the goal of a
+    neighbouring value, the two ends of the small-count range as *far* goals when its labels
+    do not say it is at least 5 (the audit's requirement, :func:`_block_pass_one`, asks that
+    it may be that small); labels that say so leave the neighbouring value alone, and
+    without ``far`` (the global repair) the goals are as before."""
+    from herkomst.audit import AuditResult, _block_pass_one
+    from herkomst.protect import _W, KEY_COLUMNS, _failure_goals
+
+    state = _withheld_entities_state()
     rows = np.nonzero((state.cls[state.s.qid] == _W) & (state.v[state.s.qid] >= 6))[0]
     assert rows.size > 0
     r = int(rows[0])
@@ -580,16 +572,9 @@ def test_repair_domain_tier_points_are_points_of_the_whole_release() -> None:
     audit's check, and the whole-release LP hides nothing for the same goal. On withheld
     entities' cells some are found only there, some only over two domains."""
     from herkomst._hypercubes import Points, check
-    from herkomst.protect import _W, KEY_COLUMNS, _build_state, _protect_blocks, _Repair
-    from herkomst.protect import _withheld as withheld_of
+    from herkomst.protect import _W, _protect_blocks, _Repair
 
-    entities = {f"E{i}": f"D{i % 3}" for i in range(9)}
-    persons = random_persons(
-        random.Random(5), 300, entities, weights=[10, 8, 8, 1, 1, 1, 1, 1, 1]
-    )  # fmt: skip
-    cells = make_cells(persons, breakdowns=("total", "sex", "level"))
-    cells = cells.sort_by([(c, "ascending") for c in KEY_COLUMNS])
-    state = _build_state(cells, AUTH.public, withheld_of(cells, AUTH.public), None)
+    state = _withheld_entities_state()
     _protect_blocks(state, 40)
     repair = _Repair(state)
     none = np.zeros(state.s.n_q, dtype=bool)
