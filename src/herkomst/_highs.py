@@ -144,8 +144,12 @@ class DeviationLP:
     is 0 and drops out of every row, and a row left without a column must hold at 0 (the
     truth satisfies every row). On the sparse releases of the protection most columns are
     fixed (published cells); the model over the others solves in a fraction of the time.
-    The model is kept between solves (simplex from the last basis) while the columns that
-    may move stay within it, and rebuilt over the union when more may move."""
+    The model is kept between solves (only the bounds that change are passed) while the
+    columns that may move stay within it, and rebuilt over the union when more may move.
+    Each solve starts from the slack basis: faster here than from the last solve's basis
+    (``warm_start``, kept for bench/bench_lp_start.py)."""
+
+    warm_start = False
 
     def __init__(
         self,
@@ -184,7 +188,7 @@ class DeviationLP:
             np.zeros(2 * k), np.zeros(2 * k), np.zeros(2 * k), self._row_lo[used],
             self._row_hi[used],
         )  # fmt: skip
-        # every solve changes a few bounds: simplex from the last basis
+        # every solve changes a few bounds of a small model: no presolve
         self._h.setOptionValue("presolve", "off")
         self._in = cols
         self._cost = None
@@ -230,6 +234,11 @@ class DeviationLP:
             if ch.size:
                 h.changeColsBounds(int(ch.size), ch, lo[ch], hi[ch])
         self._lo, self._hi = lo, hi
+        # from the slack basis, not the last solve's: the simplex takes more iterations (13 %)
+        # but cheaper ones, 15-20 % less time in all on the protection's LPs
+        # (docs/benchmarks.md, 4 December 2026, fourth session)
+        if not self.warm_start:
+            h.clearSolver()
         h.run()
         self.solves += 1
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
