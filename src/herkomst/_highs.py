@@ -113,25 +113,21 @@ def colwise_model(
     n_col, n_row = int(cost.shape[0]), int(row_lo.shape[0])
     o = np.lexsort((rows, cols))
     r, c, v = rows[o], cols[o], vals[o]
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
     inf = highspy.kHighsInf
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.maximum(col_lo, -inf)
-    lp.col_upper_ = np.minimum(col_hi, inf)
-    lp.row_lower_ = np.maximum(row_lo, -inf)
-    lp.row_upper_ = np.minimum(row_hi, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(c, np.arange(n_col + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = r.astype(np.int32)
-    lp.a_matrix_.value_ = v.astype(np.float64)
-    if integer_cols:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * integer_cols + [
-            highspy.HighsVarType.kContinuous
-        ] * (n_col - integer_cols)
+    integrality = np.zeros(n_col, dtype=np.int32)
+    integrality[:integer_cols] = int(highspy.HighsVarType.kInteger)
     h = new_highs()
-    h.passModel(lp)
+    # the arrays passed as they are (a HighsLp's fields are copied element by element: twice
+    # the time on the protection's models)
+    status = h.passModel(
+        n_col, n_row, int(r.size), int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize), 0.0, np.ascontiguousarray(cost, dtype=np.float64),
+        np.maximum(col_lo, -inf), np.minimum(col_hi, inf), np.maximum(row_lo, -inf),
+        np.minimum(row_hi, inf), np.searchsorted(c, np.arange(n_col)).astype(np.int32),
+        r.astype(np.int32), v.astype(np.float64), integrality,
+    )  # fmt: skip
+    if status == highspy.HighsStatus.kError:
+        raise InternalError(f"HiGHS refused a model of {n_col} columns and {n_row} rows")
     return h
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from herkomst._highs import colwise_model, lp_threads, map_independent
-from herkomst.errors import UsageError
+from herkomst.errors import InternalError, UsageError
 
 CODE = """
 import highspy, numpy as np
@@ -81,3 +81,34 @@ def test_a_bad_thread_count_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) ->
             lp_threads()
     monkeypatch.setenv("HERKOMST_LP_THREADS", "3")
     assert lp_threads() == 3
+
+
+# -- the model as passed to HiGHS -------------------------------------------------------------
+
+
+def _mip(integer_cols: int) -> float:
+    """max x + y s.t. 2x + 2y <= 3, 0 <= x, y <= 5, the first ``integer_cols`` integer."""
+    h = colwise_model(
+        np.array([0, 0]), np.array([1, 0]), np.array([2.0, 2.0]), np.array([-1.0, -1.0]),
+        np.zeros(2), np.full(2, 5.0), np.array([-np.inf]), np.array([3.0]),
+        integer_cols=integer_cols,
+    )  # fmt: skip
+    h.run()
+    return -float(h.getInfo().objective_function_value)
+
+
+def test_integer_columns_are_integer_and_the_others_continuous() -> None:
+    # hand-worked: the LP optimum is 1.5 (any x + y = 1.5); with x integer y takes the rest;
+    # with both integer the best is 1
+    assert _mip(0) == pytest.approx(1.5)
+    assert _mip(1) == pytest.approx(1.5)
+    assert _mip(2) == pytest.approx(1.0)
+
+
+def test_a_model_highs_refuses_is_an_internal_error() -> None:
+    # the same entry twice: HiGHS refuses the matrix (it used to leave an empty model)
+    with pytest.raises(InternalError, match="HiGHS refused"):
+        colwise_model(
+            np.array([0, 0]), np.array([0, 0]), np.array([1.0, 1.0]), np.array([1.0]),
+            np.zeros(1), np.ones(1), np.array([0.0]), np.array([1.0]),
+        )  # fmt: skip
