@@ -117,8 +117,8 @@ def colwise_model(
     integrality = np.zeros(n_col, dtype=np.int32)
     integrality[:integer_cols] = int(highspy.HighsVarType.kInteger)
     h = new_highs()
-    # the arrays passed as they are (a HighsLp's fields are copied element by element: twice
-    # the time on the protection's models)
+    # the arrays passed as they are (a HighsLp's fields are copied element by element: 2.5
+    # times the time on a model of the protection's size)
     status = h.passModel(
         n_col, n_row, int(r.size), int(highspy.MatrixFormat.kColwise),
         int(highspy.ObjSense.kMinimize), 0.0, np.ascontiguousarray(cost, dtype=np.float64),
@@ -230,9 +230,9 @@ class DeviationLP:
             if ch.size:
                 h.changeColsBounds(int(ch.size), ch, lo[ch], hi[ch])
         self._lo, self._hi = lo, hi
-        # from the slack basis, not the last solve's: the simplex takes more iterations (13 %)
-        # but cheaper ones, 15-20 % less time in all on the protection's LPs
-        # (docs/benchmarks.md, 4 December 2026, fourth session)
+        # from the slack basis, not the last solve's: 12 % more simplex iterations but cheaper
+        # ones, 27 % less time on a replay of one protection run's LPs
+        # (bench/bench_lp_start.py; docs/benchmarks.md, 4 December 2026, fourth session)
         if not self.warm_start:
             h.clearSolver()
         h.run()
