@@ -87,21 +87,23 @@ def test_a_bad_thread_count_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _mip(integer_cols: int) -> float:
-    """max x + y s.t. 2x + 2y <= 3, 0 <= x, y <= 5, the first ``integer_cols`` integer."""
+    """max x + y s.t. 2x + 2y <= 3, 0 <= x <= 5, 0 <= y <= 0.3, the first ``integer_cols``
+    columns integer."""
     h = colwise_model(
         np.array([0, 0]), np.array([1, 0]), np.array([2.0, 2.0]), np.array([-1.0, -1.0]),
-        np.zeros(2), np.full(2, 5.0), np.array([-np.inf]), np.array([3.0]),
+        np.zeros(2), np.array([5.0, 0.3]), np.array([-np.inf]), np.array([3.0]),
         integer_cols=integer_cols,
     )  # fmt: skip
     h.run()
     return -float(h.getInfo().objective_function_value)
 
 
-def test_integer_columns_are_integer_and_the_others_continuous() -> None:
-    # hand-worked: the LP optimum is 1.5 (any x + y = 1.5); with x integer y takes the rest;
-    # with both integer the best is 1
+def test_integer_columns_are_the_first_ones() -> None:
+    # hand-worked: the LP optimum is 1.5 (x = 1.2, y = 0.3); with x integer x = 1 and
+    # y = 0.3 (1.3; were y the integer one instead, y = 0 and x = 1.5 would give 1.5); with
+    # both integer x = 1, y = 0
     assert _mip(0) == pytest.approx(1.5)
-    assert _mip(1) == pytest.approx(1.5)
+    assert _mip(1) == pytest.approx(1.3)
     assert _mip(2) == pytest.approx(1.0)
 
 
