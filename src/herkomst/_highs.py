@@ -200,15 +200,20 @@ class DeviationLP:
         cost: npt.NDArray[np.float64],
         target: int,
         dv: float,
+        reserve: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
         """The columns an optimal point with ``d[target] = dv`` moves and their deviations
         (None: no such point). ``up``, ``dn`` and ``cost`` are per column of the whole
-        table."""
+        table. The model holds the columns that may move (non-zero bounds); when it has to
+        be built again, also those of ``reserve`` (columns later solves may move: the model
+        is built once for them, not again for each)."""
         may = (up > 0) | (dn > 0)
         may[target] = True
         need = np.nonzero(may)[0]
         if self._h is None or not np.isin(need, self._in, assume_unique=True).all():
-            self._build(np.union1d(need, self._in))
+            if reserve is not None:
+                may |= reserve
+            self._build(np.union1d(np.nonzero(may)[0], self._in))
         h, cols = self._h, self._in
         assert h is not None
         k = cols.size

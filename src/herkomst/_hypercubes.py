@@ -46,6 +46,7 @@ different origins exchanged, where no partner holds the target's row and origin)
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ from ._cells import (
     Structure,
     Units,
 )
+from ._parallel import map_forked
 from .tabulate import VARIABLES
 
 #: transfers a person-transfer witness adds up at most (the rarest cells need one person
@@ -609,6 +611,45 @@ def propose(sc: Scene, tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray) -
     pid_u = uk // s.n_q
     ptr = np.searchsorted(pid_u, np.arange(n_pts + 1)).astype(np.int64)
     return Points(np.concatenate(out_q), goal_all, ptr, uk % s.n_q, val)
+
+
+#: the parts :func:`in_parts` cuts the targets into (whatever the cores: the same points)
+PARTS = 2
+#: targets below which :func:`in_parts` runs its parts one after the other (a fork of the
+#: audit's process costs about a quarter of a second)
+FORK_TARGETS = 500
+
+
+def in_parts(
+    family: Callable[[Scene, IntArray, FloatArray, FloatArray], Points], sc: Scene,
+    tq: IntArray, goal_lo: FloatArray, goal_hi: FloatArray,
+) -> Points:  # fmt: skip
+    """``family(sc, tq, goal_lo, goal_hi)`` (:func:`propose` or :func:`transfers`) over
+    :data:`PARTS` runs of consecutive targets, on as many cores as the machine gives
+    (:func:`herkomst._parallel.map_forked`), the points concatenated in the order of the
+    parts. Each target's witnesses are built from the scene alone, none from another
+    target's, so these are the points of one call over every target (:func:`transfers`'s
+    in the same order; :func:`propose`'s grouped by part, its rounds within each)."""
+    cut = np.linspace(0, tq.size, PARTS + 1).round().astype(np.int64)
+    parts = [(int(a), int(b)) for a, b in itertools.pairwise(cut.tolist()) if b > a]
+    got = map_forked(
+        lambda ab: family(sc, tq[ab[0] : ab[1]], goal_lo[ab[0] : ab[1]], goal_hi[ab[0] : ab[1]]),
+        parts,
+        parallel=tq.size >= FORK_TARGETS,
+    )
+    if len(got) == 1:
+        return got[0]
+    if not got:
+        return family(sc, tq, goal_lo, goal_hi)
+    sizes = np.array([p.idx.size for p in got], dtype=np.int64)
+    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return Points(
+        np.concatenate([p.q for p in got]),
+        np.concatenate([p.goal for p in got]),
+        np.concatenate([got[0].ptr[:1]] + [p.ptr[1:] + o for p, o in zip(got, offs, strict=True)]),
+        np.concatenate([p.idx for p in got]),
+        np.concatenate([p.dev for p in got]),
+    )
 
 
 def _members(ptr: IntArray, which: IntArray) -> tuple[IntArray, IntArray]:

@@ -2017,7 +2017,7 @@ class _WitnessLP:
             if not todo.any():
                 continue
             done.update(k for k, t in zip(keys, todo.tolist(), strict=True) if t)
-            pts = family(scene, tq[todo], goal_lo[todo], goal_hi[todo])
+            pts = _hypercubes.in_parts(family, scene, tq[todo], goal_lo[todo], goal_hi[todo])
             ok = _hypercubes.check(self.s, self.hidden, self.truth, self.lb, self.ub, pts)
             info["proposed"] += pts.n
             info["checked"] += int(ok.sum())

@@ -56,7 +56,7 @@ from ._cells import (
     conform,
     substructure,
 )
-from ._highs import DeviationLP, colwise_model
+from ._highs import DeviationLP, colwise_model, map_independent
 from .audit import (
     BLOCKS_FROM,
     PAIR_PARTNERS,
@@ -550,6 +550,18 @@ def _published_table(st: _State) -> pa.Table:
     return out.filter(pa.array(keep))
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What one search of the repair's sub-LPs found: the point (the quantities it moves and
+    their deviations; None: no point), the sub-LP solves and their seconds, and whether the
+    point came from a sub-LP over two policy domains."""
+
+    point: tuple[IntArray, FloatArray] | None
+    solves: int
+    seconds: float
+    pair: bool
+
+
 class _Repair:
     """The attacking-table LP of audit-driven repair (one HiGHS model, re-solved).
 
@@ -600,16 +612,22 @@ class _Repair:
         bd = breakdown_of(st.view, s)
         self.in_total: BoolArray = bd == -1
         self.breakdown_of: IntArray = np.where(bd >= 0, bd, -1)
-        self.subs: dict[tuple[int, ...], _SubLP] = {}
+        # the sub-LPs per lane: lane 0 serves the goal at hand, lane 1 the goal searched
+        # ahead with it (:meth:`free_points`); each lane's models see only its own solves, so
+        # what they find does not depend on the threads' timing
+        self.lanes: tuple[dict[tuple[int, ...], _SubLP], ...] = ({}, {})
         # per quantity the unit of its policy domain (-1: the administration's)
         units = build_units(st.view, s)
         self.units = units
         self.domain_of: IntArray = units.domain[units.q_unit]
-        self.maps: tuple[IntArray, IntArray] | None = None
+        self.maps: tuple[IntArray, IntArray] = partner_maps(st.s)
         self.sub_solves = 0
         self.sub_seconds = 0.0
         # points found by the sub-LPs over two policy domains
         self.pair_found = 0
+        # goals searched ahead (:meth:`free_points`), and those whose search was used
+        self.ahead = 0
+        self.ahead_used = 0
 
     def add_point(self, target: int, goal: float) -> None:
         """Keeps the last point found (``moved``/``delta``) for ``target = goal`` (offered to
@@ -652,7 +670,42 @@ class _Repair:
         ``moved``/``delta`` when found."""
         return self._try_subs(target, goal, fixed, hide=False)
 
+    def free_points(self, goals: list[tuple[int, float, BoolArray]]) -> list[_Found]:
+        """:meth:`free_point`'s searches for one or two goals ``(target, goal, fixed)`` at
+        once, the first on lane 0, the second on lane 1, on two threads where the machine
+        has them (HiGHS releases the GIL while it solves). Each lane has its own sub-LPs, so
+        the points found are the same whatever the number of threads. Returns what each
+        search found (take one with :meth:`take`); its solves are counted here."""
+        if len(goals) > len(self.lanes):
+            raise InternalError("more goals at once than the repair has lanes")
+        found = map_independent(
+            lambda k: self._search(*goals[k], hide=False, lane=k), list(range(len(goals)))
+        )
+        for f in found:
+            self.sub_solves += f.solves
+            self.sub_seconds += f.seconds
+        return found
+
+    def take(self, found: _Found) -> bool:
+        """Makes the point of a search of :meth:`free_points` the last one found
+        (``moved``/``delta``); False when it found none."""
+        if found.point is None:
+            return False
+        self.moved, self.delta = found.point
+        self.pair_found += int(found.pair)
+        return True
+
     def _try_subs(self, target: int, goal: float, fixed: BoolArray, hide: bool) -> bool:
+        found = self._search(target, goal, fixed, hide=hide, lane=0)
+        self.sub_solves += found.solves
+        self.sub_seconds += found.seconds
+        return self.take(found)
+
+    def _search(self, target: int, goal: float, fixed: BoolArray, hide: bool, lane: int) -> _Found:
+        """The sub-LPs of :meth:`free_point` (with ``hide``, :meth:`local_solve`'s) for
+        ``target = goal``, over the sub-LPs of ``lane``, until one finds a point. Reads the
+        state and writes only the lane's sub-LPs: two lanes may search at once."""
+        subs = self.lanes[lane]
         bd = int(self.breakdown_of[target])
         keys: list[tuple[int, ...]] = [(bd, -1)] if bd >= 0 else []
         dom = int(self.domain_of[target])
@@ -663,8 +716,9 @@ class _Repair:
             # gives up under the administration's published cells (docs/protection.md,
             # "Two-domain tiers")
             keys += self._partners(target, goal, fixed, hide)
+        solves, seconds = 0, 0.0
         for key in keys:
-            sub = self.subs.get(key)
+            sub = subs.get(key)
             if sub is None:
                 if len(key) == 2:
                     inside = self.bd_mask(key[0]) if key[0] >= 0 else self.in_total.copy()
@@ -673,16 +727,14 @@ class _Repair:
                 else:
                     inside = np.isin(self.domain_of, key[1:])
                 sub = _SubLP(self.st, inside)
-                self.subs[key] = sub
+                subs[key] = sub
             t0 = time.perf_counter()
             got = sub.solve(target, goal, fixed, hide)
-            self.sub_solves += 1
-            self.sub_seconds += time.perf_counter() - t0
+            solves += 1
+            seconds += time.perf_counter() - t0
             if got is not None:
-                self.moved, self.delta = got
-                self.pair_found += int(key[0] == -3)
-                return True
-        return False
+                return _Found(got, solves, seconds, key[0] == -3)
+        return _Found(None, solves, seconds, False)
 
     def _partners(
         self, target: int, goal: float, fixed: BoolArray, hide: bool
@@ -692,8 +744,6 @@ class _Repair:
         :func:`herkomst.audit.partner_domains` (their cell of the target's key hidden, or
         with ``hide`` a candidate to hide, with room to move the other way)."""
         st = self.st
-        if self.maps is None:
-            self.maps = partner_maps(st.s)
         dv = goal - float(st.v[target])
 
         def room(qs: IntArray) -> FloatArray:
@@ -830,6 +880,9 @@ class _SubLP:
         up = np.where(free, np.minimum(st.ub[gq] - st.v[gq], highspy.kHighsInf), 0.0)
         dn = np.where(free, np.maximum(st.v[gq] - st.lb[gq], 0.0), 0.0)
         lp, cost = self.lp, self.w
+        # what later solves may move: every quantity inside hidden or hidable, whoever the
+        # attacker
+        reserve = ((st.cls[gq] > 0) | ~st.forbidden[gq]) & self.inside
         if hide:
             cand = (st.cls[gq] == 0) & ~st.forbidden[gq] & ~fixed[gq] & self.inside
             up = np.where(cand, highspy.kHighsInf, up)
@@ -839,7 +892,7 @@ class _SubLP:
             lp = self.lp_hide
             # the whole LP's costs; the free points' weights, small, break its ties
             cost = np.where(cand, 1.0 + st.v[gq], 0.0) + 1e-3 * self.w
-        got = lp.solve(up, dn, cost, int(np.searchsorted(gq, target)), goal - st.v[target])
+        got = lp.solve(up, dn, cost, int(np.searchsorted(gq, target)), goal - st.v[target], reserve)
         if got is None:
             return None
         moved, dev = got
@@ -933,20 +986,64 @@ def _repair_from_audit(
     added = 0
     far: set[tuple[str, int, float]] = set()
     goals = _failure_goals(st, result, far if local else None)
-    for att, q, goal in goals:
+    # goals a point found so far serves (stays so: points are only added)
+    served: set[int] = set()
+    # goals searched ahead: what the search found, and ``added`` at the time
+    ahead: dict[int, tuple[_Found, int]] = {}
+
+    def settled(k: int) -> bool:
+        """Whether goal ``k`` needs no search now: out of its cell's range, out of reach, or
+        served by a point found so far."""
+        att, q, goal = goals[k]
+        if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
+            return True
+        if (att, q, goal) in repair.unreachable:
+            return True
+        if k not in served and repair.served(q, goal, _insider_known(st, att, cache)):
+            served.add(k)
+        return k in served
+
+    def next_open(k: int) -> int | None:
+        """The first goal after ``k`` that needs a search now and has none."""
+        for j in range(k + 1, len(goals)):
+            if j not in ahead and not settled(j):
+                return j
+        return None
+
+    for k, (att, q, goal) in enumerate(goals):
         if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
             continue
         if (att, q, goal) in repair.unreachable:
             continue
         known = _insider_known(st, att, cache)
-        if repair.served(q, goal, known):
+        if k in served or repair.served(q, goal, known):
             repair.reused += 1
             continue
+        got = ahead.pop(k, None)
+        if got is not None and got[0].point is None and got[1] != added:
+            # searched ahead in vain, and cells were hidden since: search again
+            got = None
+        if got is None:
+            # the free point of this goal, and of the next goal that needs one, at once: a
+            # point found ahead stays a point whatever is hidden in between (hiding only
+            # frees cells); it is used unless the next goal gets served meanwhile
+            j = next_open(k)
+            batch = [(q, goal, known)]
+            if j is not None:
+                batch.append((goals[j][1], goals[j][2], _insider_known(st, goals[j][0], cache)))
+            found = repair.free_points(batch)
+            if j is not None:
+                ahead[j] = (found[1], added)
+                repair.ahead += 1
+            got = (found[0], added)
+        else:
+            repair.ahead_used += 1
+        free = repair.take(got[0])
         if (att, q, goal) in far:
-            if repair.free_point(q, goal, known):
+            if free:
                 repair.add_point(q, goal)
             continue
-        if repair.free_point(q, goal, known):
+        if free:
             pick: IntArray | None = np.zeros(0, dtype=np.int64)
         elif local:
             pick = repair.local_solve(q, goal, known)
@@ -1096,6 +1193,8 @@ def _protect_public(
                     "sub_lp_solves": repair.sub_solves,
                     "sub_lp_seconds": round(repair.sub_seconds, 3),
                     "sub_lp_pair_points": repair.pair_found,
+                    "goals_ahead": repair.ahead,
+                    "goals_ahead_used": repair.ahead_used,
                     "points_reused": repair.reused,
                     "seconds": round(time.perf_counter() - t_r, 3),
                 }
