@@ -17,13 +17,17 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._highs import lp_threads
 from .errors import InternalError
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+
+# the parent's ends of the pipes of the workers alive: a child forked later closes them,
+# or a worker forked before it would never see its requests end
+_parent_fds: set[int] = set()
 
 
 def can_fork() -> bool:
@@ -41,48 +45,109 @@ def can_fork() -> bool:
 
 def map_forked(fn: Callable[[_T], _R], items: Sequence[_T], parallel: bool = True) -> list[_R]:
     """``[fn(x) for x in items]``: ``items[0]`` in this process, each other item in a child
-    forked for it, all at once where :func:`can_fork` (and ``parallel``: false for work too
-    small to pay for a fork), else one after the other. ``fn`` must
-    read what it needs and write nothing the caller uses (a child's writes stay in the
-    child); its result must pickle. A child's exception is raised here as
-    :class:`~herkomst.errors.InternalError` naming it (after every child has ended)."""
+    forked for it (a :class:`Worker`), all at once where :func:`can_fork` (and
+    ``parallel``: false for work too small to pay for a fork), else one after the other.
+    ``fn`` must read what it needs and write nothing the caller uses (a child's writes stay
+    in the child); its result must pickle. A child's exception is raised here as
+    :class:`~herkomst.errors.InternalError` naming it; every child has ended on return."""
     if len(items) < 2 or not parallel or not can_fork():
         return [fn(x) for x in items]
-    children: list[tuple[int, int]] = []
-    for x in items[1:]:
-        r, w = os.pipe()
+    workers: list[Worker] = []
+    try:
+        for x in items[1:]:
+            w = Worker(fn)
+            workers.append(w)
+            w.send(x)
+        first = fn(items[0])
+        return [first, *(w.receive() for w in workers)]
+    finally:
+        for w in workers:
+            w.close()
+
+
+class Worker:
+    """A child process forked at construction that answers requests one by one, in order,
+    with ``serve`` (run on the parent's memory as it was at the fork and on what the
+    requests before changed in the child). Where :func:`can_fork` says no (or with
+    ``parallel`` false), ``serve`` runs here when a request is sent: the same requests in the
+    same order give the same answers either way. Use as a context manager (the child ends
+    on exit)."""
+
+    def __init__(self, serve: Callable[[Any], Any], parallel: bool = True) -> None:
+        self._serve = serve
+        self._inline: list[Any] = []
+        self._pid: int | None = None
+        if not (parallel and can_fork()):
+            return
+        r_req, w_req = os.pipe()
+        r_res, w_res = os.pipe()
         pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child; its result is checked in the parent
+        if pid == 0:  # pragma: no cover - the child; its answers are checked in the parent
             code = 0
             try:
-                os.close(r)
-                try:
-                    data = pickle.dumps((True, fn(x)), protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException as e:
-                    data = pickle.dumps((False, f"{type(e).__name__}: {e}"))
-                with os.fdopen(w, "wb") as f:
-                    f.write(data)
-            except BaseException:
+                for fd in (w_req, r_res, *_parent_fds):
+                    os.close(fd)
+                with os.fdopen(r_req, "rb") as inp, os.fdopen(w_res, "wb") as out:
+                    while True:
+                        try:
+                            request = pickle.load(inp)
+                        except EOFError:
+                            break
+                        try:
+                            answer: tuple[bool, Any] = (True, serve(request))
+                        except BaseException as e:  # every failure goes back to the parent
+                            answer = (False, f"{type(e).__name__}: {e}")
+                        pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+                        out.flush()
+            except BaseException:  # the parent sees the missing answer
                 code = 1
             finally:
                 os._exit(code)
-        os.close(w)
-        children.append((pid, r))
-    try:
-        first = fn(items[0])
-    finally:
-        got: list[tuple[bool, object] | None] = []
-        for pid, r in children:
-            with os.fdopen(r, "rb") as f:
-                data = f.read()
-            os.waitpid(pid, 0)
-            got.append(pickle.loads(data) if data else None)
-    out: list[_R] = [first]
-    for g in got:
-        if g is None:
-            raise InternalError("a forked worker ended without a result")
-        ok, value = g
+        os.close(r_req)
+        os.close(w_res)
+        self._pid = pid
+        _parent_fds.update((w_req, r_res))
+        self._fds = (w_req, r_res)
+        self._out = os.fdopen(w_req, "wb")
+        self._in = os.fdopen(r_res, "rb")
+
+    @property
+    def forked(self) -> bool:
+        """Whether the requests go to a child process."""
+        return self._pid is not None
+
+    def send(self, request: Any) -> None:
+        """Hands ``request`` to the worker (its answer comes from :meth:`receive`)."""
+        if self._pid is None:
+            self._inline.append(self._serve(request))
+            return
+        pickle.dump(request, self._out, protocol=pickle.HIGHEST_PROTOCOL)
+        self._out.flush()
+
+    def receive(self) -> Any:
+        """The answer to the oldest request not yet received."""
+        if self._pid is None:
+            return self._inline.pop(0)
+        try:
+            ok, value = pickle.load(self._in)
+        except EOFError:
+            raise InternalError("a forked worker ended without an answer") from None
         if not ok:
             raise InternalError(f"a forked worker failed: {value}")
-        out.append(value)  # type: ignore[arg-type]
-    return out
+        return value
+
+    def close(self) -> None:
+        """Ends the child (after the answers sent so far; unread ones are dropped)."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        _parent_fds.difference_update(self._fds)
+        self._out.close()
+        self._in.close()
+        os.waitpid(pid, 0)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -34,6 +34,7 @@ count narrows a hidden total), never for a masked cell.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,8 @@ from ._cells import (
     conform,
     substructure,
 )
-from ._highs import DeviationLP, colwise_model, map_independent
+from ._highs import DeviationLP, colwise_model
+from ._parallel import Worker
 from .audit import (
     BLOCKS_FROM,
     PAIR_PARTNERS,
@@ -612,10 +614,11 @@ class _Repair:
         bd = breakdown_of(st.view, s)
         self.in_total: BoolArray = bd == -1
         self.breakdown_of: IntArray = np.where(bd >= 0, bd, -1)
-        # the sub-LPs per lane: lane 0 serves the goal at hand, lane 1 the goal searched
-        # ahead with it (:meth:`free_points`); each lane's models see only its own solves, so
-        # what they find does not depend on the threads' timing
+        # the sub-LPs per lane: lane 0 (this process) serves the goal at hand, lane 1 (a
+        # forked worker: :meth:`start_ahead`) the goal searched ahead at the same time; each
+        # lane's models see only its own solves, so what they find does not depend on timing
         self.lanes: tuple[dict[tuple[int, ...], _SubLP], ...] = ({}, {})
+        self._ahead_known: dict[str, BoolArray] = {}
         # per quantity the unit of its policy domain (-1: the administration's)
         units = build_units(st.view, s)
         self.units = units
@@ -625,7 +628,7 @@ class _Repair:
         self.sub_seconds = 0.0
         # points found by the sub-LPs over two policy domains
         self.pair_found = 0
-        # goals searched ahead (:meth:`free_points`), and those whose search was used
+        # goals searched ahead (:meth:`start_ahead`), and those whose search was used
         self.ahead = 0
         self.ahead_used = 0
 
@@ -670,25 +673,41 @@ class _Repair:
         ``moved``/``delta`` when found."""
         return self._try_subs(target, goal, fixed, hide=False)
 
-    def free_points(self, goals: list[tuple[int, float, BoolArray]]) -> list[_Found]:
-        """:meth:`free_point`'s searches for one or two goals ``(target, goal, fixed)`` at
-        once, the first on lane 0, the second on lane 1, on two threads where the machine
-        has them (HiGHS releases the GIL while it solves). Each lane has its own sub-LPs, so
-        the points found are the same whatever the number of threads. Returns what each
-        search found (take one with :meth:`take`); its solves are counted here."""
-        if len(goals) > len(self.lanes):
-            raise InternalError("more goals at once than the repair has lanes")
-        found = map_independent(
-            lambda k: self._search(*goals[k], hide=False, lane=k), list(range(len(goals)))
-        )
-        for f in found:
-            self.sub_solves += f.solves
-            self.sub_seconds += f.seconds
+    def search(self, target: int, goal: float, fixed: BoolArray) -> _Found:
+        """:meth:`free_point`'s search on lane 0, counted; its point is made the last one
+        found by :meth:`take`."""
+        found = self._search(target, goal, fixed, hide=False, lane=0)
+        self.count(found)
         return found
 
+    def count(self, found: _Found) -> None:
+        """Counts a search's sub-LP solves and their seconds (a worker's too)."""
+        self.sub_solves += found.solves
+        self.sub_seconds += found.seconds
+
+    def start_ahead(self) -> Worker:
+        """The worker that searches goals ahead (:meth:`serve_ahead`, lane 1) while this
+        process searches the goal at hand: a child forked now, which sees the state as it is
+        and is told of every cell hidden since (where the machine has one core, or no fork,
+        the same requests are served here, one after the other, with the same answers).
+        Lane 1's sub-LPs start empty, in the child and here alike."""
+        self.lanes = (self.lanes[0], {})
+        self._ahead_known = {}
+        return Worker(self.serve_ahead)
+
+    def serve_ahead(self, request: tuple[IntArray, int, float, str]) -> _Found:
+        """A request to the worker of :meth:`start_ahead`: (cells hidden since the last
+        request, target, goal, attacker). Hides those cells in the worker's state (no
+        change here: they are hidden already), then searches a free point on lane 1."""
+        hidden, target, goal, attacker = request
+        if hidden.size:
+            _hide(self.st, hidden)
+        fixed = _insider_known(self.st, attacker, self._ahead_known)
+        return self._search(target, goal, fixed, hide=False, lane=1)
+
     def take(self, found: _Found) -> bool:
-        """Makes the point of a search of :meth:`free_points` the last one found
-        (``moved``/``delta``); False when it found none."""
+        """Makes the point of a search (:meth:`search`, :meth:`serve_ahead`) the last one
+        found (``moved``/``delta``); False when it found none."""
         if found.point is None:
             return False
         self.moved, self.delta = found.point
@@ -697,14 +716,13 @@ class _Repair:
 
     def _try_subs(self, target: int, goal: float, fixed: BoolArray, hide: bool) -> bool:
         found = self._search(target, goal, fixed, hide=hide, lane=0)
-        self.sub_solves += found.solves
-        self.sub_seconds += found.seconds
+        self.count(found)
         return self.take(found)
 
     def _search(self, target: int, goal: float, fixed: BoolArray, hide: bool, lane: int) -> _Found:
         """The sub-LPs of :meth:`free_point` (with ``hide``, :meth:`local_solve`'s) for
         ``target = goal``, over the sub-LPs of ``lane``, until one finds a point. Reads the
-        state and writes only the lane's sub-LPs: two lanes may search at once."""
+        state and writes only the lane's sub-LPs."""
         subs = self.lanes[lane]
         bd = int(self.breakdown_of[target])
         keys: list[tuple[int, ...]] = [(bd, -1)] if bd >= 0 else []
@@ -899,6 +917,92 @@ class _SubLP:
         return gq[moved].astype(np.int64), dev
 
 
+#: goals the repair's worker may have in hand at once (:class:`_Ahead`)
+AHEAD_DEPTH = 4
+
+
+class _Ahead:
+    """The goals the repair searches ahead, in a worker (:meth:`_Repair.start_ahead`, lane
+    1), while this process searches others (lane 0).
+
+    Before each goal that needs a search, the worker is handed the next goals that need one
+    (not served by the points found so far, none handed out yet) until it has
+    :data:`AHEAD_DEPTH` in hand; those goals go to the two lanes in turn, so each lane
+    searches about half of them and the worker's queue evens out their times. A goal of
+    lane 0 is searched here at its turn; a goal of lane 1 takes the worker's answer. Which
+    goal goes to which lane, and what each lane's sub-LPs have solved before, follow from the
+    goals' order and the points found: the answers do not depend on timing, or on whether
+    the worker is a child process or (one core, no fork) this one. A point found ahead stays
+    a point whatever is hidden in between (hiding only frees cells); an answer for a goal
+    served by its turn is dropped. The worker learns of the cells hidden here with its next
+    goal, and searches each goal on the state as it was when the goal was handed out."""
+
+    def __init__(self, repair: _Repair, n_goals: int, settled: Any) -> None:
+        self.repair = repair
+        self.n_goals = n_goals
+        self.settled = settled
+        self.worker: Worker | None = None
+        # (goal, ``added`` when handed out), in the order the worker answers
+        self.pending: deque[tuple[int, int]] = deque()
+        self.answers: dict[int, tuple[_Found, int]] = {}
+        self.given: set[int] = set()
+        self.frontier = -1
+        self.turn = 0
+        self.hidden_since: list[IntArray] = []
+
+    def fill(self, k: int, goals: list[tuple[str, int, float]], added: int) -> None:
+        """Hands the worker the goals after ``k`` that need a search, in turn with this
+        process, until it has :data:`AHEAD_DEPTH` in hand."""
+        j = max(k, self.frontier)
+        # goals handed out and not yet passed (the answers for passed ones, served by their
+        # turn, are read and dropped when a later answer is needed)
+        live = sum(1 for g, _ in self.pending if g > k)
+        while live < AHEAD_DEPTH:
+            j += 1
+            while j < self.n_goals and (j in self.given or self.settled(j)):
+                j += 1
+            if j >= self.n_goals:
+                break
+            self.frontier = j
+            self.given.add(j)
+            self.turn += 1
+            if self.turn % 2:
+                continue  # lane 0: searched here at its turn
+            if self.worker is None:
+                self.worker = self.repair.start_ahead()
+                self.hidden_since.clear()  # the child sees them hidden
+            since = (
+                np.concatenate(self.hidden_since) if self.hidden_since else np.zeros(0, np.int64)
+            )
+            self.hidden_since.clear()
+            self.worker.send((since, goals[j][1], goals[j][2], goals[j][0]))
+            self.pending.append((j, added))
+            self.repair.ahead += 1
+            live += 1
+
+    def result(self, k: int) -> tuple[_Found, int] | None:
+        """The worker's answer for goal ``k`` (waiting for it) and ``added`` when ``k`` was
+        handed out; None when ``k`` was not the worker's."""
+        if k not in self.answers and any(j == k for j, _ in self.pending):
+            assert self.worker is not None
+            while True:
+                j, stamp = self.pending.popleft()
+                found = self.worker.receive()
+                self.repair.count(found)
+                if j == k:
+                    self.answers[j] = (found, stamp)
+                    break
+        return self.answers.pop(k, None)
+
+    def hidden(self, cells: IntArray) -> None:
+        """Cells hidden here (the worker hides them before its next goal)."""
+        self.hidden_since.append(cells)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
 def _failure_goals(
     st: _State, result: AuditResult, far: set[tuple[str, int, float]] | None = None
 ) -> list[tuple[str, int, float]]:
@@ -988,8 +1092,6 @@ def _repair_from_audit(
     goals = _failure_goals(st, result, far if local else None)
     # goals a point found so far serves (stays so: points are only added)
     served: set[int] = set()
-    # goals searched ahead: what the search found, and ``added`` at the time
-    ahead: dict[int, tuple[_Found, int]] = {}
 
     def settled(k: int) -> bool:
         """Whether goal ``k`` needs no search now: out of its cell's range, out of reach, or
@@ -1003,67 +1105,56 @@ def _repair_from_audit(
             served.add(k)
         return k in served
 
-    def next_open(k: int) -> int | None:
-        """The first goal after ``k`` that needs a search now and has none."""
-        for j in range(k + 1, len(goals)):
-            if j not in ahead and not settled(j):
-                return j
-        return None
-
-    for k, (att, q, goal) in enumerate(goals):
-        if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
-            continue
-        if (att, q, goal) in repair.unreachable:
-            continue
-        known = _insider_known(st, att, cache)
-        if k in served or repair.served(q, goal, known):
-            repair.reused += 1
-            continue
-        got = ahead.pop(k, None)
-        if got is not None and got[0].point is None and got[1] != added:
-            # searched ahead in vain, and cells were hidden since: search again
-            got = None
-        if got is None:
-            # the free point of this goal, and of the next goal that needs one, at once: a
-            # point found ahead stays a point whatever is hidden in between (hiding only
-            # frees cells); it is used unless the next goal gets served meanwhile
-            j = next_open(k)
-            batch = [(q, goal, known)]
-            if j is not None:
-                batch.append((goals[j][1], goals[j][2], _insider_known(st, goals[j][0], cache)))
-            found = repair.free_points(batch)
-            if j is not None:
-                ahead[j] = (found[1], added)
-                repair.ahead += 1
-            got = (found[0], added)
-        else:
-            repair.ahead_used += 1
-        free = repair.take(got[0])
-        if (att, q, goal) in far:
+    ahead = _Ahead(repair, len(goals), settled)
+    try:
+        for k, (att, q, goal) in enumerate(goals):
+            if goal < st.lb[q] - 1e-9 or goal > st.ub[q] + 1e-9:
+                continue
+            if (att, q, goal) in repair.unreachable:
+                continue
+            known = _insider_known(st, att, cache)
+            if k in served or repair.served(q, goal, known):
+                repair.reused += 1
+                continue
+            # the worker's next goals are handed out before this one is searched here
+            ahead.fill(k, goals, added)
+            got = ahead.result(k)
+            if got is not None and got[0].point is None and got[1] != added:
+                # searched ahead in vain, and cells were hidden since: search again
+                got = None
+            if got is None:
+                got = (repair.search(q, goal, known), added)
+            else:
+                repair.ahead_used += 1
+            free = repair.take(got[0])
+            if (att, q, goal) in far:
+                if free:
+                    repair.add_point(q, goal)
+                continue
             if free:
+                pick: IntArray | None = np.zeros(0, dtype=np.int64)
+            elif local:
+                pick = repair.local_solve(q, goal, known)
+            else:
+                pick = repair.solve(q, goal, known)
+            if pick is not None:
                 repair.add_point(q, goal)
-            continue
-        if free:
-            pick: IntArray | None = np.zeros(0, dtype=np.int64)
-        elif local:
-            pick = repair.local_solve(q, goal, known)
-        else:
-            pick = repair.solve(q, goal, known)
-        if pick is not None:
-            repair.add_point(q, goal)
-        else:
-            repair.unreachable.add((att, q, goal))
-        if pick is None and not hide_all:
-            continue
-        if pick is None:
-            rel, qq, _ = st.s.members()
-            rels = np.unique(rel[qq == q])
-            pick = np.unique(qq[np.isin(rel, rels)])
-            pick = pick[(st.cls[pick] == 0) & ~st.forbidden[pick]]
-            fallback.append(
-                {"attacker": att, "quantity": q, "goal": goal, "hidden": int(pick.size)}
-            )
-        added += _hide(st, pick)
+            else:
+                repair.unreachable.add((att, q, goal))
+            if pick is None and not hide_all:
+                continue
+            if pick is None:
+                rel, qq, _ = st.s.members()
+                rels = np.unique(rel[qq == q])
+                pick = np.unique(qq[np.isin(rel, rels)])
+                pick = pick[(st.cls[pick] == 0) & ~st.forbidden[pick]]
+                fallback.append(
+                    {"attacker": att, "quantity": q, "goal": goal, "hidden": int(pick.size)}
+                )
+            ahead.hidden(pick)
+            added += _hide(st, pick)
+    finally:
+        ahead.close()
     return added
 
 

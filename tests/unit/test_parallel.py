@@ -13,7 +13,7 @@ import pytest
 from herkomst import _hypercubes
 from herkomst._cells import build_structure, build_units
 from herkomst._hypercubes import Points, Scene, check, in_parts, propose, transfers
-from herkomst._parallel import can_fork, map_forked
+from herkomst._parallel import Worker, can_fork, map_forked
 from herkomst.errors import InternalError
 
 from ..cellmaker import make_cells, random_persons
@@ -125,3 +125,53 @@ def test_the_parts_give_the_points_of_one_call(
     none = in_parts(propose, sc, tq[:0], lo[:0], hi[:0])
     assert none.n == 0
     assert none.ptr.tolist() == [0]
+
+
+class _Tally:
+    """A worker's state: what it was sent so far (in the child, its own copy)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def serve(self, x: int) -> tuple[list[int], int]:
+        if x < 0:
+            raise ValueError("negative")
+        self.seen.append(x)
+        return list(self.seen), os.getpid()
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_worker_answers_in_order_and_keeps_its_state(
+    monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    monkeypatch.setenv("HERKOMST_LP_THREADS", threads)
+    tally = _Tally()
+    with Worker(tally.serve) as w:
+        assert w.forked == can_fork()
+        w.send(1)
+        w.send(2)  # two in hand at once
+        first, pid = w.receive()
+        second, _ = w.receive()
+        w.send(3)
+        third, _ = w.receive()
+    # the same answers in a child or here, one request after the other
+    assert (first, second, third) == ([1], [1, 2], [1, 2, 3])
+    assert (pid != os.getpid()) == can_fork()
+    # a child's requests change the child's state only
+    assert tally.seen == ([] if can_fork() else [1, 2, 3])
+
+
+def test_a_worker_s_failure_and_an_unread_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERKOMST_LP_THREADS", "2")
+    if not can_fork():  # pragma: no cover - a platform without fork or a single core
+        pytest.skip("no fork here")
+    w = Worker(_Tally().serve)
+    w.send(-1)
+    with pytest.raises(InternalError, match="forked worker failed: ValueError: negative"):
+        w.receive()
+    # it goes on serving after a failure; an answer not read is dropped at the end
+    w.send(4)
+    assert w.receive()[0] == [4]
+    w.send(5)
+    w.close()
+    w.close()  # twice is harmless

@@ -144,8 +144,8 @@ def test_the_release_is_the_same_with_the_lps_in_one_thread_or_two(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the blocks' LPs run in threads (herkomst._highs.map_independent; on this population
-    # eight evaluations of 2 to 10 blocks), the repair searches a goal ahead on a second
-    # thread, and the screening's witnesses are built in forked parts (every call here, not
+    # eight evaluations of 2 to 10 blocks), the repair hands goals ahead to a forked
+    # worker, and the screening's witnesses are built in forked parts (every call here, not
     # only the large ones): byte for byte the same release, the same suppressions, as in
     # one thread and one process
     monkeypatch.setattr(_hypercubes, "FORK_TARGETS", 0)
