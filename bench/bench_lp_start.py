@@ -2,7 +2,8 @@
 (issue 5): python bench/bench_lp_start.py [--staff N] [--repeat K].
 
 Runs the public protection of the synthetic staff of bench/bench_protect.py (one year, all 42
-tables, every attacker, the blocks method) once, recording every solve of
+tables, every attacker, the blocks method) once, in one process (``HERKOMST_LP_THREADS=1``:
+the repair's goals ahead are searched here, not in a forked worker), recording every solve of
 :class:`herkomst._highs.DeviationLP` (the repair's sub-LPs and the audit's witness LPs) with
 its model, then replays the same solves in the same order on fresh models, ``repeat`` times
 each way, alternately: warm (each solve from the last solve's basis) and cold (from the
@@ -43,9 +44,12 @@ def _record(staff: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
             self.model_id = len(models)
             models.append(args)
 
-        def solve(self, up: Any, dn: Any, cost: Any, target: int, dv: float) -> Any:
-            got = super().solve(up, dn, cost, target, dv)
-            calls.append((self.model_id, up.copy(), dn.copy(), cost.copy(), target, dv))
+        def solve(
+            self, up: Any, dn: Any, cost: Any, target: int, dv: float, reserve: Any = None
+        ) -> Any:
+            got = super().solve(up, dn, cost, target, dv, reserve)
+            keep = None if reserve is None else reserve.copy()
+            calls.append((self.model_id, up.copy(), dn.copy(), cost.copy(), target, dv, keep))
             return got
 
     import herkomst.audit as audit_mod
@@ -53,6 +57,8 @@ def _record(staff: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 
     saved = (audit_mod.DeviationLP, protect_mod.DeviationLP)
     audit_mod.DeviationLP = protect_mod.DeviationLP = Recording
+    # every solve in this process (the repair's worker would solve its goals in a child)
+    os.environ["HERKOMST_LP_THREADS"] = "1"
     try:
         protect_public(
             _tabulated(staff, None), load_authorization(), "public", attackers="all",
@@ -70,13 +76,13 @@ def _replay(
 
     lps: dict[int, DeviationLP] = {}
     seconds, iterations, found = 0.0, 0, []
-    for mid, up, dn, cost, target, dv in calls:
+    for mid, up, dn, cost, target, dv, reserve in calls:
         lp = lps.get(mid)
         if lp is None:
             lp = lps[mid] = DeviationLP(*models[mid])
             lp.warm_start = warm
         t = time.perf_counter()
-        got = lp.solve(up, dn, cost, target, dv)
+        got = lp.solve(up, dn, cost, target, dv, reserve)
         seconds += time.perf_counter() - t
         assert lp._h is not None
         iterations += int(lp._h.getInfo().simplex_iteration_count)
