@@ -34,7 +34,8 @@ _POOL_NAME = "herkomst-lp"
 
 def lp_threads() -> int:
     """How many independent LPs run at once: the cores this process may use, at most 4
-    (``HERKOMST_LP_THREADS`` overrides, 1 for none in parallel)."""
+    (``HERKOMST_LP_THREADS`` overrides, 1 for none in parallel; with 1,
+    :mod:`herkomst._parallel` forks no worker either)."""
     raw = os.environ.get(THREADS_ENV)
     if raw is not None and raw.strip():
         try:
