@@ -1,13 +1,14 @@
-"""Independent numpy work on more than one core: forked child processes.
+"""Independent work on more than one core: forked child processes.
 
 numpy holds the GIL through most of the audit's witness construction (many small array
-operations per target), so threads do not help there. A child forked at the moment of the
-call sees the parent's memory as it is (copy on write, nothing pickled on the way in) and
-sends back only its result, pickled through a pipe.
+operations per target), so threads do not help there (:func:`map_forked`); the repair's
+searches run ahead in a :class:`Worker` that answers a queue of them in order. A child
+forked at the moment of the call sees the parent's memory as it is (copy on write, nothing
+pickled on the way in) and sends back only its results, pickled through a pipe.
 
-The work is always cut into the same parts, whether they run in parallel or one after the
-other (one core, ``HERKOMST_LP_THREADS=1``, a platform without ``fork``): the results are
-the same on every machine.
+The work is always cut into the same parts and the same requests, whether they run in a
+child or here, one after the other (one core, ``HERKOMST_LP_THREADS=1``, a platform without
+``fork``): the results are the same on every machine.
 """
 
 from __future__ import annotations
