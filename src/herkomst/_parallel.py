@@ -82,7 +82,13 @@ class Worker:
             return
         r_req, w_req = os.pipe()
         r_res, w_res = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            # no fork here (out of processes or memory): served here, the same answers
+            for fd in (r_req, w_req, r_res, w_res):
+                os.close(fd)
+            return
         if pid == 0:  # pragma: no cover - the child; its answers are checked in the parent
             code = 0
             try:

@@ -175,3 +175,19 @@ def test_a_worker_s_failure_and_an_unread_answer(monkeypatch: pytest.MonkeyPatch
     w.send(5)
     w.close()
     w.close()  # twice is harmless
+
+
+def test_a_refused_fork_serves_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    # out of processes or memory: the requests are served in this process, same answers
+    monkeypatch.setenv("HERKOMST_LP_THREADS", "2")
+
+    def refuse() -> int:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    tally = _Tally()
+    with Worker(tally.serve) as w:
+        assert not w.forked
+        w.send(7)
+        assert w.receive() == ([7], os.getpid())
+    assert map_forked(_square, [2, 3]) == [(4, os.getpid()), (9, os.getpid())]
