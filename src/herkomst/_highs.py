@@ -51,6 +51,16 @@ def lp_threads() -> int:
     return max(1, min(4, usable))
 
 
+def _forget_pool() -> None:
+    # a forked child has none of the pool's threads: a map there would wait for ever
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def map_independent(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(x) for x in items]``, on :func:`lp_threads` threads when there are more than one
     (HiGHS releases the GIL while it solves). ``fn`` must not depend on the other calls: each

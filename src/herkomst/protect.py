@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -671,7 +672,7 @@ class _Repair:
         size; the second holds the persons a withheld entity's cell needs from its domain's
         other entities, with their rows of the target's breakdown in other domains). Sets
         ``moved``/``delta`` when found."""
-        return self._try_subs(target, goal, fixed, hide=False)
+        return self.take(self.search(target, goal, fixed))
 
     def search(self, target: int, goal: float, fixed: BoolArray) -> _Found:
         """:meth:`free_point`'s search on lane 0, counted; its point is made the last one
@@ -937,7 +938,7 @@ class _Ahead:
     served by its turn is dropped. The worker learns of the cells hidden here with its next
     goal, and searches each goal on the state as it was when the goal was handed out."""
 
-    def __init__(self, repair: _Repair, n_goals: int, settled: Any) -> None:
+    def __init__(self, repair: _Repair, n_goals: int, settled: Callable[[int], bool]) -> None:
         self.repair = repair
         self.n_goals = n_goals
         self.settled = settled
@@ -1112,10 +1113,10 @@ def _repair_from_audit(
                 continue
             if (att, q, goal) in repair.unreachable:
                 continue
-            known = _insider_known(st, att, cache)
-            if k in served or repair.served(q, goal, known):
+            if settled(k):  # served by a point found so far
                 repair.reused += 1
                 continue
+            known = _insider_known(st, att, cache)
             # the worker's next goals are handed out before this one is searched here
             ahead.fill(k, goals, added)
             got = ahead.result(k)

@@ -12,6 +12,7 @@ import pytest
 
 from herkomst import _hypercubes
 from herkomst._cells import build_structure, build_units
+from herkomst._highs import map_independent
 from herkomst._hypercubes import Points, Scene, check, in_parts, propose, transfers
 from herkomst._parallel import Worker, can_fork, map_forked
 from herkomst.errors import InternalError
@@ -191,3 +192,15 @@ def test_a_refused_fork_serves_here(monkeypatch: pytest.MonkeyPatch) -> None:
         w.send(7)
         assert w.receive() == ([7], os.getpid())
     assert map_forked(_square, [2, 3]) == [(4, os.getpid()), (9, os.getpid())]
+
+
+def _doubled_in_threads(xs: list[int]) -> list[int]:
+    return map_independent(lambda x: 2 * x, xs)
+
+
+def test_a_child_may_use_the_lp_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the parent's pool of LP threads exists, but not its threads in a forked child: the
+    # child starts a pool of its own (it would wait for ever on the parent's)
+    monkeypatch.setenv("HERKOMST_LP_THREADS", "2")
+    assert map_independent(lambda x: x + 1, [1, 2, 3]) == [2, 3, 4]
+    assert map_forked(_doubled_in_threads, [[1, 2], [3, 4, 5]]) == [[2, 4], [6, 8, 10]]
