@@ -4,7 +4,8 @@ Builds the synthetic staff of bench/bench_tables.py (75 entities in 10 policy do
 tabulates one year (both default definitions, all 42 tables) with herkomst.tabulate, then
 times :func:`herkomst.protect.protect_public` (suppression + audit for the attackers asked)
 under a wall-clock limit, and compares the heuristic with the exact MIP yardstick on small
-plain-Python populations (tests/cellmaker.py) where the MIP finishes. Prints JSON.
+plain-Python populations (tests/cellmaker.py) where the MIP finishes. ``--busy N`` keeps N
+cores busy with spinning processes during the runs (a loaded machine). Prints JSON.
 """
 
 from __future__ import annotations
@@ -142,6 +143,19 @@ def timed_run(
     return out
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
+def busy(n: int) -> list[Any]:
+    """``n`` processes that keep a core each busy (a loaded machine), until terminated."""
+    procs = [mp.get_context("fork").Process(target=_spin, daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    return procs
+
+
 def yardstick(seeds: int = 3) -> list[dict[str, Any]]:
     from tests.cellmaker import make_cells, random_persons
 
@@ -170,10 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=600.0, help="seconds per run")
     ap.add_argument("--no-yardstick", action="store_true")
     ap.add_argument("--method", default="repair", help="repair (global), blocks or heuristic")
+    ap.add_argument(
+        "--busy", type=int, default=0,
+        help="keep this many cores busy with spinning processes during the runs",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     bd = tuple(args.breakdowns.split(",")) if args.breakdowns else None
-    res: dict[str, Any] = {"load_before": os.getloadavg()}
-    res["runs"] = [timed_run(n, bd, args.attackers, args.limit, args.method) for n in args.staff]
+    res: dict[str, Any] = {"load_before": os.getloadavg(), "busy_cores": args.busy}
+    spinners = busy(args.busy)
+    try:
+        res["runs"] = [
+            timed_run(n, bd, args.attackers, args.limit, args.method) for n in args.staff
+        ]
+    finally:
+        for sp in spinners:
+            sp.terminate()
+            sp.join()
     if not args.no_yardstick:
         res["yardstick"] = yardstick()
     res["load_after"] = os.getloadavg()

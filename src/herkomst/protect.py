@@ -1207,8 +1207,8 @@ def _protect_public(
     if method == "heuristic":
         added = _local_fixpoint(st)
     elif method in ("repair", "blocks") and big:
-        block_rounds = _protect_blocks(st, min(max_rounds, BLOCK_ROUNDS))
-        added = sum(int(r["added"]) for r in block_rounds)
+        block_rounds = [_protect_blocks(st)]
+        added = int(block_rounds[0]["added"])
     elif method == "repair":
         added = 0
     elif method == "exact":
@@ -1686,86 +1686,48 @@ def _batch_attack(
     return out
 
 
-# The block phase stops after a round that hides fewer cells than this.
-BLOCK_ROUNDS_MIN_ADDED = 50
-# Block rounds before the screening audits and the global repair take over. The first round
-# hides most cells (7,904 of 8,190 on the 42 tables); later rounds hid 159 more, block by
-# block, where the global repair needs fewer: one round hides 8,076 in all, in about the
-# same time (docs/benchmarks.md, 4 December 2026, second session).
-BLOCK_ROUNDS = 1
+def _protect_blocks(st: _State) -> dict[str, Any]:
+    """Complementary suppression block by block (public attacker over F_U; see
+    :mod:`herkomst.audit`): one evaluation of every block, then a repair of each failing
+    block for its goals. What this pass leaves (a vertical home, a goal no block repair
+    reaches) goes to the screening audits and the global repair. One pass, not rounds until
+    every target passes: the first round hid 7,904 of 8,190 cells on the 42 tables, and
+    later rounds, block by block, hid 159 more where the global repair needs fewer (one
+    pass hides 8,076 in all, in about the same time; docs/benchmarks.md, 4 December 2026,
+    second session)."""
+    from .audit import _block_evaluate, _Stats
 
-
-def _protect_blocks(st: _State, max_rounds: int) -> list[dict[str, Any]]:
-    """Complementary suppression block by block until every target passes in its home
-    blocks (public attacker over F_U; see :mod:`herkomst.audit`)."""
-    from .audit import _block_evaluate, _Stats, _uncovered_targets
-
+    t0 = time.perf_counter()
     units = build_units(st.view, st.s)
-    rounds: list[dict[str, Any]] = []
-    cache: dict[tuple[Any, ...], Any] = {}
-    tried: dict[tuple[int, ...], tuple[float, tuple[tuple[int, float], ...]]] = {}
-    barren: dict[tuple[int, ...], set[tuple[int, float]]] = {}
-    for rnd in range(max_rounds):
-        t0 = time.perf_counter()
-        base, relaxable, cap, floor = _current_knowledge(st)
-        tq = np.nonzero((st.cls == _P) | (st.cls == _W))[0].astype(np.int64)
-        kind = np.where(st.cls[tq] == _W, 1, 0).astype(np.int64)
-        stats = _Stats()
-        truth = st.v
-        ev = _block_evaluate(
-            st.s, base, truth, st.rules, tq, kind, cap, floor, relaxable, units, stats,
-            settle=False, first_holder_only=True, cache=cache,
-        )  # fmt: skip
-        t_eval = time.perf_counter() - t0
-        per_block: dict[int, list[tuple[int, float]]] = {}
-        # vertical homes are repaired only for targets the other homes leave uncovered, and
-        # from the second round on, so that the cheaper pair blocks are tried first
-        uncovered = (
-            _uncovered_targets(ev.plan, units, tq, ev.homes, ev.ok, ev.vertical)
-            if rnd > 0
-            else set()
-        )
-        for (i, b), ok in sorted(ev.ok.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            if ok or (b in ev.vertical.get(i, ()) and i not in uncovered):
-                continue
-            q = int(tq[i])
-            for g in _block_goals(
-                int(kind[i]), ev.lo[(i, b)], ev.hi[(i, b)], float(ev.r_lo[i]),
-                float(ev.r_hi[i]), float(st.v[q]), float(st.ub[q]),
-            ):  # fmt: skip
-                if st.lb[q] - 1e-9 <= g <= st.ub[q] + 1e-9:
-                    per_block.setdefault(b, []).append((q, g))
-        added = 0
-        n_hidden = np.bincount(units.q_unit, weights=(st.cls > 0).astype(np.float64),
-                               minlength=units.n_units)  # fmt: skip
-        for b in sorted(per_block):
-            bu = ev.plan.blocks[b].units
-            state = (float(n_hidden[np.array(bu, dtype=np.int64)].sum()), tuple(per_block[b]))
-            if tried.get(bu) == state:
-                continue  # the same goals failed in the same block last time
-            if barren.get(bu, set()).issuperset(per_block[b]):
-                # this block's repair hid nothing for these goals (or more) before: the
-                # screening audit and the global repair take them over
-                continue
-            tried[bu] = state
-            got = _repair_in_block(st, ev, b, per_block[b])
-            if got == 0:
-                barren[bu] = set(per_block[b])
-            added += got
-        rounds.append(
-            {
-                "step": "blocks",
-                "blocks": len(ev.plan.blocks),
-                "failing_blocks": len(per_block),
-                "goals": sum(len(v) for v in per_block.values()),
-                "added": added,
-                "lp_solves": stats.lp_solves,
-                "seconds_evaluate": round(t_eval, 3),
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-        )
-        if added < BLOCK_ROUNDS_MIN_ADDED:
-            # a round that hid (almost) nothing leaves little for another evaluation of
-            # every block to find: the screening audit and the global repair take over
-            break
-    return rounds
+    base, relaxable, cap, floor = _current_knowledge(st)
+    tq = np.nonzero((st.cls == _P) | (st.cls == _W))[0].astype(np.int64)
+    kind = np.where(st.cls[tq] == _W, 1, 0).astype(np.int64)
+    stats = _Stats()
+    ev = _block_evaluate(
+        st.s, base, st.v, st.rules, tq, kind, cap, floor, relaxable, units, stats,
+        settle=False, first_holder_only=True, cache={},
+    )  # fmt: skip
+    t_eval = time.perf_counter() - t0
+    per_block: dict[int, list[tuple[int, float]]] = {}
+    for (i, b), ok in sorted(ev.ok.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        # a vertical home is left to the screening: the cheaper pair blocks come first
+        if ok or b in ev.vertical.get(i, ()):
+            continue
+        q = int(tq[i])
+        for g in _block_goals(
+            int(kind[i]), ev.lo[(i, b)], ev.hi[(i, b)], float(ev.r_lo[i]),
+            float(ev.r_hi[i]), float(st.v[q]), float(st.ub[q]),
+        ):  # fmt: skip
+            if st.lb[q] - 1e-9 <= g <= st.ub[q] + 1e-9:
+                per_block.setdefault(b, []).append((q, g))
+    added = sum(_repair_in_block(st, ev, b, per_block[b]) for b in sorted(per_block))
+    return {
+        "step": "blocks",
+        "blocks": len(ev.plan.blocks),
+        "failing_blocks": len(per_block),
+        "goals": sum(len(v) for v in per_block.values()),
+        "added": added,
+        "lp_solves": stats.lp_solves,
+        "seconds_evaluate": round(t_eval, 3),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
