@@ -1705,7 +1705,7 @@ def _protect_blocks(st: _State) -> dict[str, Any]:
     stats = _Stats()
     ev = _block_evaluate(
         st.s, base, st.v, st.rules, tq, kind, cap, floor, relaxable, units, stats,
-        settle=False, first_holder_only=True, cache={},
+        settle=False, first_holder_only=True,
     )  # fmt: skip
     t_eval = time.perf_counter() - t0
     per_block: dict[int, list[tuple[int, float]]] = {}
