@@ -659,7 +659,7 @@ class _Repair:
         point is one of the whole release, at a cost at least the whole release LP's), then
         over the whole release. Returns the candidates to hide (None: not even the whole
         release's LP reaches the goal); sets ``moved``/``delta``."""
-        if self._try_subs(target, goal, fixed, hide=True):
+        if self.take(self.search(target, goal, fixed, hide=True)):
             out: IntArray = self.moved[self.st.cls[self.moved] == 0]
             return out
         return self.solve(target, goal, fixed)
@@ -674,10 +674,10 @@ class _Repair:
         ``moved``/``delta`` when found."""
         return self.take(self.search(target, goal, fixed))
 
-    def search(self, target: int, goal: float, fixed: BoolArray) -> _Found:
-        """:meth:`free_point`'s search on lane 0, counted; its point is made the last one
-        found by :meth:`take`."""
-        found = self._search(target, goal, fixed, hide=False, lane=0)
+    def search(self, target: int, goal: float, fixed: BoolArray, hide: bool = False) -> _Found:
+        """:meth:`free_point`'s search (with ``hide``, :meth:`local_solve`'s) on lane 0,
+        counted; :meth:`take` makes its point the last one found."""
+        found = self._search(target, goal, fixed, hide=hide, lane=0)
         self.count(found)
         return found
 
@@ -714,11 +714,6 @@ class _Repair:
         self.moved, self.delta = found.point
         self.pair_found += int(found.pair)
         return True
-
-    def _try_subs(self, target: int, goal: float, fixed: BoolArray, hide: bool) -> bool:
-        found = self._search(target, goal, fixed, hide=hide, lane=0)
-        self.count(found)
-        return self.take(found)
 
     def _search(self, target: int, goal: float, fixed: BoolArray, hide: bool, lane: int) -> _Found:
         """The sub-LPs of :meth:`free_point` (with ``hide``, :meth:`local_solve`'s) for
